@@ -1,0 +1,92 @@
+// The one long-lived connection to carbon.
+//
+// Actors (all on one io_context thread, as C++20 coroutines):
+//
+//   run()            connect -> write until the connection fails -> back off -> connect ...
+//   watch_peer()     one read kept pending on the connection; carbon never
+//                    sends anything, so any completion (FIN, RST, error) means
+//                    the connection is gone: close it and wake run()
+//   connect timer    closes the socket if connect() takes longer than allowed
+//   wake timer       a timer at time_point::max() that run() sleeps on while
+//                    the buffer is empty; wake() and watch_peer() cancel it
+//   backoff timer    the pause between attempts; only finish() cuts it short
+//
+// Lines leave the buffer only in batches that are being written; a failed
+// write puts the unwritten part back, from the start of the line holding the
+// first unwritten byte, so nothing is split and nothing is skipped.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "sockpush/asio.hpp"
+#include "sockpush/address.hpp"
+#include "sockpush/backoff.hpp"
+#include "sockpush/config.hpp"
+#include "sockpush/line_buffer.hpp"
+#include "sockpush/line_writer.hpp"
+
+namespace sockpush {
+
+class carbon_writer final : public line_writer {
+ public:
+  carbon_writer(asio::io_context& io, const carbon_config& cfg, host_port destination,
+                line_buffer& buffer);
+
+  asio::awaitable<void> run() override;
+  void wake() override;
+  void finish(std::chrono::steady_clock::time_point deadline) override;
+  bool delivered() const override;
+
+  bool connected() const { return socket_.is_open(); }
+
+ private:
+  using clock = std::chrono::steady_clock;
+
+  /// Resolves and connects; returns an empty string or the failure reason.
+  asio::awaitable<std::string> connect();
+  /// Writes batches while connected; returns the reason the connection ended
+  /// (empty when it ended because finish() asked and all was written).
+  asio::awaitable<std::string> write_while_connected();
+  /// Pending read that notices the peer closing the connection.
+  asio::awaitable<void> watch_peer(std::uint64_t connection_id);
+  /// Waits (bounded by the finish deadline) until the peer has acknowledged
+  /// everything written, then shuts the connection down cleanly.
+  asio::awaitable<void> close_gracefully();
+  asio::awaitable<void> sleep_for(clock::duration d);
+  void drop_connection(const std::string& reason);
+  void apply_socket_options();
+  bool past_deadline() const { return finishing_ && clock::now() >= deadline_; }
+
+  asio::io_context& io_;
+  carbon_config cfg_;
+  host_port destination_;
+  line_buffer& buffer_;
+  backoff backoff_;
+  asio::ip::tcp::socket socket_;
+  asio::ip::tcp::resolver resolver_;
+  asio::steady_timer wake_timer_;
+  asio::steady_timer backoff_timer_;
+
+  /// Bytes being written now; on failure their unwritten tail goes back.
+  std::string in_flight_;
+  /// Increments when a connect() completes, so a late timeout is ignored.
+  std::uint64_t connect_attempt_ = 0;
+  bool connect_timed_out_ = false;
+  /// Increments per connection so stale completions can tell they are stale.
+  std::uint64_t connection_id_ = 0;
+  /// Why the current connection ended, as seen by watch_peer().
+  std::string peer_close_reason_;
+
+  bool finishing_ = false;
+  clock::time_point deadline_{};
+  bool ever_connected_ = false;
+  /// Connection state as last logged, so an outage logs once, not per attempt.
+  bool logged_down_ = false;
+  std::string last_failure_;
+  clock::time_point down_since_{};
+  bool all_acknowledged_ = false;
+};
+
+}  // namespace sockpush

@@ -1,0 +1,268 @@
+#include "sockpush/carbon_writer.hpp"
+
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <spdlog/spdlog.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <random>
+
+namespace sockpush {
+namespace {
+
+using asio::use_awaitable;
+using asio::ip::tcp;
+
+/// Largest batch per write: big enough that one round is one write, small
+/// enough that a failed write puts back little.
+constexpr std::size_t max_batch_bytes = 256 * 1024;
+
+/// How often close_gracefully() asks the kernel whether all is acknowledged.
+constexpr auto ack_poll_interval = std::chrono::milliseconds(10);
+
+int to_int_ms(milliseconds ms) {
+  return static_cast<int>(std::min<milliseconds::rep>(ms.count(), 0x7fffffff));
+}
+
+int to_int_s(milliseconds ms) {
+  return static_cast<int>(std::max<milliseconds::rep>(1, ms.count() / 1000));
+}
+
+bool is_cancelled(const error_code& ec) { return ec == asio::error::operation_aborted; }
+
+}  // namespace
+
+carbon_writer::carbon_writer(asio::io_context& io, const carbon_config& cfg,
+                             host_port destination, line_buffer& buffer)
+    : io_(io),
+      cfg_(cfg),
+      destination_(std::move(destination)),
+      buffer_(buffer),
+      backoff_(cfg.reconnect_min, cfg.reconnect_max, std::random_device{}()),
+      socket_(io),
+      resolver_(io),
+      wake_timer_(io, clock::time_point::max()),
+      backoff_timer_(io) {}
+
+void carbon_writer::wake() { wake_timer_.cancel(); }
+
+void carbon_writer::finish(clock::time_point deadline) {
+  finishing_ = true;
+  deadline_ = deadline;
+  wake_timer_.cancel();
+  backoff_timer_.cancel();
+}
+
+bool carbon_writer::delivered() const { return all_acknowledged_ && buffer_.empty(); }
+
+asio::awaitable<void> carbon_writer::sleep_for(clock::duration d) {
+  if (finishing_) d = std::min(d, deadline_ - clock::now());
+  if (d <= clock::duration::zero()) co_return;
+  // Its own timer: new lines must not cut a backoff short, finish() must.
+  backoff_timer_.expires_after(d);
+  error_code ec;
+  co_await backoff_timer_.async_wait(asio::redirect_error(use_awaitable, ec));
+}
+
+void carbon_writer::apply_socket_options() {
+  int fd = socket_.native_handle();
+  int on = 1;
+  int idle = to_int_s(cfg_.keepalive_idle);
+  int interval = to_int_s(cfg_.keepalive_interval);
+  int count = cfg_.keepalive_count;
+  unsigned user_timeout = static_cast<unsigned>(to_int_ms(cfg_.user_timeout));
+  // Failures here only weaken dead-peer detection, so they are logged, not fatal.
+  auto set = [&](int level, int name, const void* value, socklen_t size, const char* what) {
+    if (setsockopt(fd, level, name, value, size) != 0)
+      spdlog::debug("setsockopt {} failed: {}", what, std::strerror(errno));
+  };
+  set(SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on, "SO_KEEPALIVE");
+  set(IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle, "TCP_KEEPIDLE");
+  set(IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval, "TCP_KEEPINTVL");
+  set(IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count, "TCP_KEEPCNT");
+  set(IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout, "TCP_USER_TIMEOUT");
+  // Batching happens in user space (one write per round), so Nagle would
+  // only add a round trip of delay to the next round.
+  set(IPPROTO_TCP, TCP_NODELAY, &on, sizeof on, "TCP_NODELAY");
+}
+
+asio::awaitable<std::string> carbon_writer::connect() {
+  error_code ec;
+  // Resolved on every attempt: carbon may have moved (DNS, failover).
+  auto endpoints = co_await resolver_.async_resolve(destination_.host, destination_.port,
+                                                   asio::redirect_error(use_awaitable, ec));
+  if (ec) co_return "cannot resolve " + destination_.host + ": " + ec.message();
+
+  std::string reason = "no address for " + destination_.host;
+  for (const auto& entry : endpoints) {
+    if (past_deadline()) co_return "shutdown deadline reached";
+    const auto endpoint = entry.endpoint();
+    socket_.open(endpoint.protocol(), ec);
+    if (ec) {
+      reason = "socket(): " + ec.message();
+      continue;
+    }
+    // The deadline actor: closes the socket if connect() takes too long. The
+    // attempt number keeps an expiry that raced with success from closing
+    // the connection that just came up.
+    const auto attempt = ++connect_attempt_;
+    connect_timed_out_ = false;
+    asio::steady_timer deadline(io_, cfg_.connect_timeout);
+    deadline.async_wait([this, attempt](const error_code& wait_ec) {
+      if (wait_ec || attempt != connect_attempt_) return;
+      connect_timed_out_ = true;
+      error_code ignored;
+      socket_.close(ignored);
+    });
+    co_await socket_.async_connect(endpoint, asio::redirect_error(use_awaitable, ec));
+    ++connect_attempt_;
+    deadline.cancel();
+    if (!ec && socket_.is_open()) co_return std::string{};
+    reason = connect_timed_out_ ? fmt::format("connect to {} timed out after {} ms",
+                                     endpoint.address().to_string(), cfg_.connect_timeout.count())
+                       : ec.message();
+    error_code ignored;
+    socket_.close(ignored);
+  }
+  co_return reason;
+}
+
+asio::awaitable<void> carbon_writer::watch_peer(std::uint64_t connection_id) {
+  std::array<char, 512> discard{};
+  error_code ec;
+  // carbon's line receiver never answers, so this only completes when the
+  // connection ends (or carbon sends garbage, which is read and ignored).
+  for (;;) {
+    co_await socket_.async_read_some(asio::buffer(discard),
+                                     asio::redirect_error(use_awaitable, ec));
+    if (connection_id != connection_id_ || is_cancelled(ec)) co_return;
+    if (ec) break;
+  }
+  drop_connection(ec == asio::error::eof ? "closed by peer" : ec.message());
+}
+
+void carbon_writer::drop_connection(const std::string& reason) {
+  if (!socket_.is_open()) return;
+  if (peer_close_reason_.empty()) peer_close_reason_ = reason;
+  ++connection_id_;  // makes every completion of this connection stale
+  error_code ignored;
+  socket_.close(ignored);
+  wake_timer_.cancel();
+}
+
+asio::awaitable<std::string> carbon_writer::write_while_connected() {
+  const auto id = connection_id_;
+  for (;;) {
+    if (id != connection_id_ || !socket_.is_open())
+      co_return peer_close_reason_.empty() ? std::string("connection closed") : peer_close_reason_;
+    if (buffer_.empty()) {
+      if (finishing_) co_return std::string{};
+      error_code ec;
+      co_await wake_timer_.async_wait(asio::redirect_error(use_awaitable, ec));
+      continue;
+    }
+    in_flight_.clear();
+    const auto lines = buffer_.take(in_flight_, max_batch_bytes);
+    error_code ec;
+    const auto written = co_await asio::async_write(socket_, asio::buffer(in_flight_),
+                                                    asio::redirect_error(use_awaitable, ec));
+    if (!ec) {
+      stats_.sent_lines += lines;
+      continue;
+    }
+    // Put back everything from the start of the line holding the first
+    // unwritten byte; the part of that line already written is sent again
+    // whole, so carbon sees a complete line (it ignores the torn fragment).
+    std::string_view done(in_flight_.data(), written);
+    auto line_start = done.rfind('\n');
+    std::size_t keep = line_start == std::string_view::npos ? 0 : line_start + 1;
+    stats_.sent_lines += count_lines(done.substr(0, keep));
+    buffer_.put_back(std::string_view(in_flight_).substr(keep));
+    in_flight_.clear();
+    if (id == connection_id_) drop_connection("write failed: " + ec.message());
+  }
+}
+
+asio::awaitable<void> carbon_writer::close_gracefully() {
+  // Lines count as delivered once the peer's TCP has acknowledged them: until
+  // then a reset would lose them. SIOCOUTQ is what is still unacknowledged.
+  all_acknowledged_ = false;
+  asio::steady_timer poll(io_);
+  while (socket_.is_open()) {
+    int unacked = 0;
+    if (ioctl(socket_.native_handle(), SIOCOUTQ, &unacked) != 0 || unacked == 0) {
+      all_acknowledged_ = true;
+      break;
+    }
+    if (clock::now() >= deadline_) break;
+    poll.expires_after(std::min<clock::duration>(ack_poll_interval, deadline_ - clock::now()));
+    error_code ec;
+    co_await poll.async_wait(asio::redirect_error(use_awaitable, ec));
+  }
+  if (socket_.is_open()) {
+    ++connection_id_;
+    error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    socket_.close(ignored);
+  }
+}
+
+asio::awaitable<void> carbon_writer::run() {
+  const auto where = destination_.to_string();
+  for (;;) {
+    if (finishing_ && (buffer_.empty() || past_deadline())) break;
+
+    auto failure = co_await connect();
+    if (!failure.empty()) {
+      if (!logged_down_ || failure != last_failure_) {
+        spdlog::warn("cannot connect to carbon at {}: {}; buffering and retrying", where, failure);
+        if (!logged_down_) down_since_ = clock::now();
+        logged_down_ = true;
+        last_failure_ = failure;
+      }
+      auto delay = backoff_.next();
+      spdlog::debug("next connection attempt to {} in {} ms", where, delay.count());
+      co_await sleep_for(delay);
+      continue;
+    }
+
+    apply_socket_options();
+    if (logged_down_) {
+      auto down = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - down_since_);
+      spdlog::info("connected to carbon at {} after {} failed attempts ({:.1f} s); {} lines buffered",
+                   where, backoff_.attempts(), static_cast<double>(down.count()) / 1000.0,
+                   buffer_.lines());
+    } else {
+      spdlog::info("connected to carbon at {}", where);
+    }
+    if (ever_connected_ || logged_down_) ++stats_.reconnects;
+    ever_connected_ = true;
+    logged_down_ = false;
+    last_failure_.clear();
+    peer_close_reason_.clear();
+    backoff_.reset();
+
+    asio::co_spawn(io_, watch_peer(connection_id_), [](std::exception_ptr e) {
+      if (e) std::rethrow_exception(e);
+    });
+    auto reason = co_await write_while_connected();
+    if (reason.empty()) break;  // finishing and everything written
+
+    spdlog::warn("connection to carbon at {} lost: {}; buffering and reconnecting", where, reason);
+    logged_down_ = true;
+    last_failure_ = reason;
+    down_since_ = clock::now();
+    // A short pause even after a clean drop, so a peer that accepts and
+    // closes at once cannot make us spin.
+    co_await sleep_for(backoff_.next());
+  }
+  co_await close_gracefully();
+  if (!buffer_.empty())
+    spdlog::warn("{} lines could not be delivered to {} before the deadline", buffer_.lines(),
+                 where);
+}
+
+}  // namespace sockpush

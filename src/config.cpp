@@ -1,0 +1,230 @@
+#include "sockpush/config.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <initializer_list>
+#include <sstream>
+#include <toml.hpp>
+
+#include "sockpush/address.hpp"
+#include "sockpush/logging.hpp"
+#include "sockpush/metric.hpp"
+
+namespace sockpush {
+namespace {
+
+/// Wraps toml11's located message ("--> file / line | text") in our exception.
+[[noreturn]] void fail_at(const toml::value& where, const std::string& what,
+                          const std::string& note, std::vector<std::string> hints = {}) {
+  throw config_error(toml::format_error("[error] " + what, where, note, std::move(hints)));
+}
+
+/// Rejects keys we do not know: a typo must not silently fall back to a default.
+void check_keys(const toml::value& table, const std::string& section,
+                std::initializer_list<std::string_view> known) {
+  for (const auto& [key, value] : table.as_table()) {
+    bool ok = false;
+    for (auto k : known) ok = ok || k == key;
+    if (ok) continue;
+    std::string list;
+    for (auto k : known) list += (list.empty() ? "" : ", ") + std::string(k);
+    fail_at(value,
+            section.empty() ? fmt::format("unknown key '{}'", key)
+                            : fmt::format("unknown key '{}' in [{}]", key, section),
+            "not a sockpush setting", {"known here: " + list});
+  }
+}
+
+const toml::value* find_key(const toml::value& table, const std::string& key) {
+  const auto& t = table.as_table();
+  auto it = t.find(key);
+  return it == t.end() ? nullptr : &it->second;
+}
+
+std::string qualified(const std::string& section, const std::string& key) {
+  return section + "." + key;
+}
+
+void read_seconds(const toml::value& table, const std::string& section, const std::string& key,
+                  milliseconds& out) {
+  const auto* v = find_key(table, key);
+  if (!v) return;
+  double s = 0;
+  if (v->is_integer()) {
+    s = static_cast<double>(v->as_integer());
+  } else if (v->is_floating()) {
+    s = v->as_floating();
+  } else {
+    fail_at(*v, fmt::format("{} must be a number of seconds", qualified(section, key)),
+            "expected a number like 5 or 0.5");
+  }
+  if (!std::isfinite(s) || s <= 0 || s > 86400.0 * 365)
+    fail_at(*v, fmt::format("{} must be more than 0 seconds", qualified(section, key)),
+            "out of range");
+  out = std::chrono::duration_cast<milliseconds>(seconds_d(s));
+  if (out.count() == 0)
+    fail_at(*v, fmt::format("{} must be at least 0.001 seconds", qualified(section, key)),
+            "too small");
+}
+
+void read_string(const toml::value& table, const std::string& section, const std::string& key,
+                 std::string& out) {
+  const auto* v = find_key(table, key);
+  if (!v) return;
+  if (!v->is_string())
+    fail_at(*v, fmt::format("{} must be a string", qualified(section, key)), "expected \"...\"");
+  out = v->as_string().str;
+}
+
+template <typename Int>
+void read_integer(const toml::value& table, const std::string& section, const std::string& key,
+                  Int& out, std::int64_t min, std::int64_t max) {
+  const auto* v = find_key(table, key);
+  if (!v) return;
+  if (!v->is_integer())
+    fail_at(*v, fmt::format("{} must be an integer", qualified(section, key)),
+            "expected a whole number");
+  auto value = v->as_integer();
+  if (value < min || value > max)
+    fail_at(*v, fmt::format("{} must be between {} and {}", qualified(section, key), min, max),
+            "out of range");
+  out = static_cast<Int>(value);
+}
+
+const toml::value* section(const toml::value& root, const std::string& name) {
+  const auto* v = find_key(root, name);
+  if (v && !v->is_table()) fail_at(*v, fmt::format("[{}] must be a table", name), "here");
+  return v;
+}
+
+/// Checks one value that only makes sense whole; points at its place in the file.
+template <typename Check>
+void check_at(const toml::value* table, const std::string& key, Check check) {
+  const toml::value* where = table ? find_key(*table, key) : nullptr;
+  try {
+    check();
+  } catch (const config_error& e) {
+    if (where) fail_at(*where, e.what(), "here");
+    throw;
+  }
+}
+
+}  // namespace
+
+milliseconds parse_seconds(std::string_view text, std::string_view what) {
+  double s = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), s);
+  if (ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(s) || s <= 0)
+    throw config_error(fmt::format("{}: '{}' is not a positive number of seconds", what, text));
+  auto ms = std::chrono::duration_cast<milliseconds>(seconds_d(s));
+  if (ms.count() == 0) throw config_error(fmt::format("{}: must be at least 0.001 s", what));
+  return ms;
+}
+
+void validate(const config& cfg) {
+  if (cfg.carbon.address != "-") {
+    std::string why;
+    if (!parse_host_port(cfg.carbon.address, &why))
+      throw config_error(
+          fmt::format("carbon.address '{}' is not HOST:PORT or '-': {}", cfg.carbon.address, why));
+  }
+  try {
+    (void)expand_prefix(cfg.prefix, "host");
+  } catch (const std::invalid_argument& e) {
+    throw config_error(fmt::format("collect.prefix '{}': {}", cfg.prefix, e.what()));
+  }
+  if (cfg.carbon.reconnect_max < cfg.carbon.reconnect_min)
+    throw config_error("carbon.reconnect_max must not be less than carbon.reconnect_min");
+  if (!is_log_level(cfg.log_level))
+    throw config_error(fmt::format(
+        "log.level '{}' is not one of trace, debug, info, warn, error, critical, off",
+        cfg.log_level));
+}
+
+config parse_config(std::string_view text, const std::string& origin) {
+  config cfg;
+  toml::value root;
+  try {
+    std::istringstream in{std::string(text)};
+    root = toml::parse(in, origin);
+  } catch (const toml::exception& e) {
+    throw config_error(e.what());
+  }
+  check_keys(root, "", {"carbon", "collect", "buffer", "daemon", "log"});
+
+  const auto* carbon = section(root, "carbon");
+  if (carbon) {
+    check_keys(*carbon, "carbon",
+               {"address", "connect_timeout", "reconnect_min", "reconnect_max", "user_timeout",
+                "keepalive_idle", "keepalive_interval", "keepalive_count"});
+    read_string(*carbon, "carbon", "address", cfg.carbon.address);
+    read_seconds(*carbon, "carbon", "connect_timeout", cfg.carbon.connect_timeout);
+    read_seconds(*carbon, "carbon", "reconnect_min", cfg.carbon.reconnect_min);
+    read_seconds(*carbon, "carbon", "reconnect_max", cfg.carbon.reconnect_max);
+    read_seconds(*carbon, "carbon", "user_timeout", cfg.carbon.user_timeout);
+    read_seconds(*carbon, "carbon", "keepalive_idle", cfg.carbon.keepalive_idle);
+    read_seconds(*carbon, "carbon", "keepalive_interval", cfg.carbon.keepalive_interval);
+    read_integer(*carbon, "carbon", "keepalive_count", cfg.carbon.keepalive_count, 1, 127);
+  }
+  const auto* collect = section(root, "collect");
+  if (collect) {
+    check_keys(*collect, "collect", {"interval", "prefix"});
+    read_seconds(*collect, "collect", "interval", cfg.interval);
+    read_string(*collect, "collect", "prefix", cfg.prefix);
+  }
+  const auto* buffer = section(root, "buffer");
+  if (buffer) {
+    check_keys(*buffer, "buffer", {"max_bytes"});
+    read_integer(*buffer, "buffer", "max_bytes", cfg.buffer_max_bytes, 4096,
+                 std::int64_t{1} << 32);
+  }
+  const auto* daemon = section(root, "daemon");
+  if (daemon) {
+    check_keys(*daemon, "daemon", {"shutdown_timeout"});
+    read_seconds(*daemon, "daemon", "shutdown_timeout", cfg.shutdown_timeout);
+  }
+  const auto* log = section(root, "log");
+  if (log) {
+    check_keys(*log, "log", {"level"});
+    read_string(*log, "log", "level", cfg.log_level);
+  }
+
+  // Whole-value checks, reported at the offending key when it came from the file.
+  check_at(carbon, "address", [&] {
+    config only;
+    only.carbon.address = cfg.carbon.address;
+    validate(only);
+  });
+  check_at(collect, "prefix", [&] {
+    config only;
+    only.prefix = cfg.prefix;
+    validate(only);
+  });
+  check_at(carbon, "reconnect_max", [&] {
+    config only;
+    only.carbon = cfg.carbon;
+    validate(only);
+  });
+  check_at(log, "level", [&] {
+    config only;
+    only.log_level = cfg.log_level;
+    validate(only);
+  });
+  return cfg;
+}
+
+config load_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw config_error(fmt::format("cannot open config file {}: {}", path, std::strerror(errno)));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw config_error(fmt::format("cannot read config file {}", path));
+  return parse_config(text.str(), path);
+}
+
+}  // namespace sockpush

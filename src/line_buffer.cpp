@@ -1,0 +1,101 @@
+#include "sockpush/line_buffer.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+
+namespace sockpush {
+
+std::size_t count_lines(std::string_view text) {
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+line_buffer::line_buffer(std::size_t max_bytes) : max_bytes_(max_bytes) {}
+
+void line_buffer::make_room(std::size_t incoming) {
+  if (bytes() + incoming <= max_bytes_) return;
+  std::size_t must_free = bytes() + incoming - max_bytes_;
+  std::string_view held(data_.data() + head_, bytes());
+  std::size_t cut = 0;
+  std::size_t dropped = 0;
+  while (cut < must_free && cut < held.size()) {
+    auto nl = held.find('\n', cut);
+    cut = nl + 1;  // held always ends with '\n'
+    ++dropped;
+  }
+  head_ += cut;
+  lines_ -= dropped;
+  dropped_lines_ += dropped;
+  compact();
+}
+
+void line_buffer::push(std::string_view text) {
+  assert(text.empty() || text.back() == '\n');
+  if (text.size() > max_bytes_) {
+    // Keep only the newest lines of the incoming text, starting at the first
+    // line boundary from which the rest fits on its own.
+    std::size_t start = text.size() - max_bytes_;
+    std::size_t keep_from = text[start - 1] == '\n' ? start : text.find('\n', start) + 1;
+    dropped_lines_ += count_lines(text.substr(0, keep_from));
+    text = text.substr(keep_from);
+  }
+  make_room(text.size());
+  data_.append(text);
+  lines_ += count_lines(text);
+}
+
+std::size_t line_buffer::take(std::string& out, std::size_t max_bytes) {
+  if (empty()) return 0;
+  std::string_view held(data_.data() + head_, bytes());
+  std::size_t end = 0;
+  if (held.size() <= max_bytes) {
+    end = held.size();
+  } else {
+    auto nl = held.rfind('\n', max_bytes - 1);
+    end = (nl == std::string_view::npos) ? held.find('\n') + 1 : nl + 1;
+  }
+  auto moved = held.substr(0, end);
+  std::size_t n = (end == held.size()) ? lines_ : count_lines(moved);
+  out.append(moved);
+  head_ += end;
+  lines_ -= n;
+  compact();
+  return n;
+}
+
+void line_buffer::put_back(std::string_view text) {
+  assert(text.empty() || text.back() == '\n');
+  if (text.empty()) return;
+  std::size_t n = count_lines(text);
+  if (text.size() <= head_) {
+    head_ -= text.size();
+    std::memcpy(data_.data() + head_, text.data(), text.size());
+  } else {
+    data_.replace(0, head_, text);
+    head_ = 0;
+  }
+  lines_ += n;
+  // Over the cap, the put-back lines are the oldest, so they go first.
+  make_room(0);
+}
+
+std::size_t line_buffer::clear() {
+  std::size_t n = lines_;
+  data_.clear();
+  head_ = 0;
+  lines_ = 0;
+  return n;
+}
+
+void line_buffer::compact() {
+  if (head_ == data_.size()) {
+    data_.clear();
+    head_ = 0;
+  } else if (head_ > 64 * 1024 && head_ > data_.size() / 2) {
+    // Moving the tail is cheaper than the memory a dead prefix would hold.
+    data_.erase(0, head_);
+    head_ = 0;
+  }
+}
+
+}  // namespace sockpush

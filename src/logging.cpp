@@ -1,0 +1,25 @@
+#include "sockpush/logging.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "sockpush/config.hpp"
+
+namespace sockpush {
+
+bool is_log_level(std::string_view level) {
+  return spdlog::level::from_str(std::string(level)) != spdlog::level::off || level == "off";
+}
+
+void setup_logging(std::string_view level) {
+  if (!is_log_level(level)) throw config_error(fmt::format("unknown log level '{}'", level));
+  auto logger = spdlog::stderr_logger_st("sockpush");
+  // No colour and no date: journald and logread add their own timestamps.
+  logger->set_pattern("sockpush: %l: %v");
+  logger->set_level(spdlog::level::from_str(std::string(level)));
+  logger->flush_on(spdlog::level::trace);
+  spdlog::set_default_logger(logger);
+}
+
+}  // namespace sockpush
