@@ -1,0 +1,168 @@
+#include "support/process.hpp"
+
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace test {
+
+void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+child::child(std::vector<std::string> argv, const std::string& stdout_file,
+             const std::string& stderr_file) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  if (!stdout_file.empty())
+    posix_spawn_file_actions_addopen(&actions, 1, stdout_file.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (!stderr_file.empty())
+    posix_spawn_file_actions_addopen(&actions, 2, stderr_file.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  int rc = posix_spawnp(&pid_, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
+}
+
+child::~child() {
+  if (running()) {
+    signal(SIGKILL);
+    wait(std::chrono::milliseconds(5000));
+  }
+}
+
+void child::signal(int sig) {
+  if (status_ < 0 && pid_ > 0) ::kill(pid_, sig);
+}
+
+bool child::running() {
+  if (status_ >= 0 || pid_ <= 0) return false;
+  int st = 0;
+  if (waitpid(pid_, &st, WNOHANG) == pid_) {
+    status_ = st;
+    return false;
+  }
+  return true;
+}
+
+int child::wait(std::chrono::milliseconds limit) {
+  wait_until([&] { return !running(); }, limit);
+  if (status_ < 0) return -1;
+  if (WIFEXITED(status_)) return WEXITSTATUS(status_);
+  return 128 + WTERMSIG(status_);
+}
+
+std::chrono::milliseconds child::cpu_time() const {
+  std::string stat = read_file("/proc/" + std::to_string(pid_) + "/stat");
+  // Fields after the command name (which may hold spaces) start after ')'.
+  std::istringstream in(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && in >> field; ++i) {
+    if (i == 14) utime = std::stol(field);
+    if (i == 15) stime = std::stol(field);
+  }
+  return std::chrono::milliseconds((utime + stime) * 1000 / sysconf(_SC_CLK_TCK));
+}
+
+temp_dir::temp_dir() {
+  char tmpl[] = "/tmp/sockpush-test-XXXXXX";
+  if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+temp_dir::~temp_dir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+std::string run_capture(const std::string& command, int* exit_code) {
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) throw std::runtime_error("popen failed: " + command);
+  char buf[4096];
+  for (std::size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) out.append(buf, n);
+  int status = pclose(pipe);
+  if (exit_code) *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+std::string enter_private_network_namespace() {
+  uid_t uid = geteuid();
+  gid_t gid = getegid();
+  if (unshare(CLONE_NEWNET) != 0) {
+    // Not root: an unprivileged user namespace gives the same isolation.
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0)
+      return std::string("unshare(CLONE_NEWNET) failed: ") + std::strerror(errno) +
+             " (run the tests as root, or allow unprivileged user namespaces)";
+    write_file("/proc/self/setgroups", "deny");
+    write_file("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1");
+    write_file("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1");
+  }
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ifreq ifr{};
+  std::strcpy(ifr.ifr_name, "lo");
+  ifr.ifr_flags = IFF_UP | IFF_LOOPBACK | IFF_RUNNING;
+  int rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
+  close(fd);
+  if (rc != 0) return std::string("cannot bring lo up: ") + std::strerror(errno);
+  return {};
+}
+
+line_sink::line_sink(const std::string& data_file, unsigned port) : data_file_(data_file) {
+  const std::string port_file = data_file + ".port";
+  std::remove(port_file.c_str());
+  process_ = std::make_unique<child>(
+      std::vector<std::string>{SOCKPUSH_LINE_SINK, std::to_string(port), data_file}, port_file);
+  if (!wait_until([&] { return read_file(port_file).find('\n') != std::string::npos; },
+                  std::chrono::milliseconds(5000)))
+    throw std::runtime_error("line sink did not start");
+  port_ = static_cast<unsigned>(std::stoul(read_file(port_file)));
+}
+
+void line_sink::kill() {
+  process_->signal(SIGKILL);
+  process_->wait(std::chrono::milliseconds(5000));
+}
+
+std::size_t line_sink::connections() const { return split_lines(read_file(data_file_ + ".conns")).size(); }
+
+}  // namespace test

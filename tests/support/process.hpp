@@ -1,0 +1,91 @@
+// Test helpers for real processes, files and namespaces. Every wait is
+// bounded; only processes the test started are signalled, by PID.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace test {
+
+/// A child process started by the test; killed with SIGKILL if still running
+/// when the object goes away.
+class child {
+ public:
+  /// Starts argv[0] with the given arguments; stdout goes to `stdout_file`
+  /// (or is inherited when empty), stderr to `stderr_file` likewise.
+  child(std::vector<std::string> argv, const std::string& stdout_file = {},
+        const std::string& stderr_file = {});
+  ~child();
+  child(const child&) = delete;
+  child& operator=(const child&) = delete;
+
+  pid_t pid() const { return pid_; }
+  void signal(int sig);
+  /// Waits up to `limit` for the exit; returns the exit code, 128+signal,
+  /// or -1 on timeout.
+  int wait(std::chrono::milliseconds limit);
+  bool running();
+  /// user+system CPU time consumed so far, from /proc/PID/stat.
+  std::chrono::milliseconds cpu_time() const;
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+};
+
+/// A fresh directory under /tmp, removed with its content at the end.
+class temp_dir {
+ public:
+  temp_dir();
+  ~temp_dir();
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+std::string read_file(const std::string& path);
+void write_file(const std::string& path, const std::string& text);
+std::vector<std::string> split_lines(const std::string& text);
+/// Runs a shell command, returns its stdout (tests use it for ss, whisper-fetch).
+std::string run_capture(const std::string& command, int* exit_code = nullptr);
+
+void sleep_ms(int ms);
+
+/// Polls `done` every 20 ms until it holds or `limit` passes.
+template <typename Predicate>
+bool wait_until(Predicate done, std::chrono::milliseconds limit) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= end) return done();
+    sleep_ms(20);
+  }
+  return true;
+}
+
+/// Moves this process into a new network namespace with lo up (root, or an
+/// unprivileged user namespace). Returns an empty string or the reason.
+std::string enter_private_network_namespace();
+
+/// A line sink process (tests/support/line_sink.cpp) recording into a file.
+class line_sink {
+ public:
+  /// Port 0 picks a free port.
+  line_sink(const std::string& data_file, unsigned port = 0);
+  unsigned port() const { return port_; }
+  void kill();
+  std::string data() const { return read_file(data_file_); }
+  std::size_t connections() const;
+
+ private:
+  std::string data_file_;
+  unsigned port_ = 0;
+  std::unique_ptr<child> process_;
+};
+
+}  // namespace test

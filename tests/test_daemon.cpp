@@ -1,0 +1,185 @@
+// The daemon against a real loopback sink process: one connection, every
+// round delivered, reconnects after the sink dies, quiet while carbon is away.
+#include <arpa/inet.h>
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+
+
+#include "support/process.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::size_t lines_per_round = 15;
+
+unsigned unused_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+/// Values of one metric in arrival order, with their timestamps.
+struct series {
+  std::vector<long long> values, timestamps;
+};
+
+series metric(const std::string& data, const std::string& suffix) {
+  series s;
+  for (const auto& line : test::split_lines(data)) {
+    auto a = line.find(' ');
+    auto b = line.rfind(' ');
+    if (a == std::string::npos || a == b) continue;
+    auto path = line.substr(0, a);
+    if (path.size() < suffix.size() ||
+        path.compare(path.size() - suffix.size(), std::string::npos, suffix) != 0)
+      continue;
+    s.values.push_back(std::stoll(line.substr(a + 1, b - a - 1)));
+    s.timestamps.push_back(std::stoll(line.substr(b + 1)));
+  }
+  return s;
+}
+
+std::string config_file(const test::temp_dir& dir, const std::string& extra) {
+  auto path = dir / "sockpush.toml";
+  test::write_file(path, extra);
+  return path;
+}
+
+/// Every consecutive timestamp one second apart: no round missing, none twice.
+void check_consecutive_seconds(const std::vector<long long>& ts) {
+  REQUIRE(ts.size() >= 2);
+  for (std::size_t i = 1; i < ts.size(); ++i)
+    CHECK_MESSAGE(ts[i] == ts[i - 1] + 1, "gap or repeat after " << ts[i - 1] << ": " << ts[i]);
+}
+
+}  // namespace
+
+TEST_CASE("daemon: 30 rounds at --interval 0.2 use exactly one connection, every round arrives") {
+  test::temp_dir dir;
+  test::line_sink sink(dir / "sink");
+  test::child daemon({SOCKPUSH_BINARY, "--carbon", "127.0.0.1:" + std::to_string(sink.port()),
+                      "--interval", "0.2", "--prefix", "t"},
+                     {}, dir / "log");
+  REQUIRE(test::wait_until(
+      [&] { return metric(sink.data(), ".tcp.states.established").values.size() >= 30; }, 20000ms));
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(10000ms) == 0);
+
+  auto data = sink.data();
+  auto rounds = metric(data, ".sockpush.sent_lines");
+  MESSAGE("rounds received: " << rounds.values.size()
+                              << ", connections accepted: " << sink.connections());
+  CHECK(sink.connections() == 1);
+  CHECK(rounds.values.size() >= 30);
+  CHECK(test::split_lines(data).size() == rounds.values.size() * lines_per_round);
+  // Round k reports the lines of rounds 0..k-1 as sent: a missing or repeated
+  // round would break the sequence 0, 15, 30, ...
+  for (std::size_t k = 0; k < rounds.values.size(); ++k)
+    CHECK(rounds.values[k] == static_cast<long long>(k * lines_per_round));
+  for (const auto& reconnects : metric(data, ".sockpush.reconnects").values) CHECK(reconnects == 0);
+}
+
+TEST_CASE("daemon: sink killed for 3 s, sockpush reconnects and no round is missing") {
+  test::temp_dir dir;
+  auto cfg = config_file(dir, "[carbon]\nreconnect_min = 0.2\nreconnect_max = 1\n");
+  test::line_sink first(dir / "sink");
+  const auto port = first.port();
+  test::child daemon({SOCKPUSH_BINARY, "-c", cfg, "--carbon",
+                      "127.0.0.1:" + std::to_string(port), "--interval", "1", "--prefix", "t"},
+                     {}, dir / "log");
+  REQUIRE(test::wait_until(
+      [&] { return metric(first.data(), ".tcp.states.established").values.size() >= 3; }, 10000ms));
+  first.kill();
+  test::sleep_ms(3000);
+  test::line_sink second(dir / "sink", port);  // same port, same files (appends)
+  auto rounds_before = metric(first.data(), ".tcp.states.established").values.size();
+  REQUIRE(test::wait_until(
+      [&] {
+        return metric(second.data(), ".tcp.states.established").values.size() >= rounds_before + 6;
+      },
+      15000ms));
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(10000ms) == 0);
+
+  auto data = second.data();
+  auto ts = metric(data, ".tcp.states.established").timestamps;
+  MESSAGE("rounds received: " << ts.size() << " (" << ts.front() << ".." << ts.back()
+                              << "), connections accepted: " << second.connections());
+  CHECK(second.connections() == 2);
+  check_consecutive_seconds(ts);
+  CHECK(metric(data, ".sockpush.reconnects").values.back() == 1);
+  auto log = test::read_file(dir / "log");
+  CHECK(log.find("lost: closed by peer") != std::string::npos);
+}
+
+TEST_CASE("daemon: carbon absent at start, ~0 CPU while waiting, buffered rounds delivered later") {
+  test::temp_dir dir;
+  auto cfg = config_file(dir, "[carbon]\nreconnect_min = 0.5\nreconnect_max = 1\n");
+  const auto port = unused_port();
+  test::child daemon({SOCKPUSH_BINARY, "-c", cfg, "--carbon",
+                      "127.0.0.1:" + std::to_string(port), "--interval", "1", "--prefix", "t"},
+                     {}, dir / "log");
+  test::sleep_ms(500);
+  auto cpu_before = daemon.cpu_time();
+  test::sleep_ms(4000);
+  auto cpu_waiting = daemon.cpu_time() - cpu_before;
+  MESSAGE("CPU used in 4 s without carbon: " << cpu_waiting.count() << " ms");
+  CHECK(daemon.running());
+  // A busy loop would burn ~4000 ms here; connection attempts and rounds cost ~nothing.
+  CHECK(cpu_waiting < 200ms);
+  auto log = test::read_file(dir / "log");
+  CHECK(log.find("Connection refused") != std::string::npos);
+  // The outage is logged once, not once per attempt.
+  CHECK(test::split_lines(log).size() <= 2);
+
+  test::line_sink sink(dir / "sink", port);
+  REQUIRE(test::wait_until(
+      [&] { return metric(sink.data(), ".tcp.states.established").values.size() >= 7; }, 10000ms));
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(10000ms) == 0);
+  auto ts = metric(sink.data(), ".tcp.states.established").timestamps;
+  MESSAGE("rounds delivered: " << ts.size() << ", connections: " << sink.connections());
+  CHECK(sink.connections() == 1);
+  check_consecutive_seconds(ts);
+  // Rounds collected while carbon was away came first, in order.
+  auto buffered = metric(sink.data(), ".sockpush.buffered_lines").values;
+  CHECK(buffered.front() == 0);
+  CHECK(*std::max_element(buffered.begin(), buffered.end()) >=
+        static_cast<long long>(3 * lines_per_round));
+}
+
+TEST_CASE("daemon: --once exits 1 when carbon cannot be reached within shutdown_timeout") {
+  test::temp_dir dir;
+  auto cfg = config_file(dir, "[daemon]\nshutdown_timeout = 1\n[carbon]\nreconnect_min = 0.1\nreconnect_max = 0.2\n");
+  test::child once({SOCKPUSH_BINARY, "-c", cfg, "--carbon",
+                    "127.0.0.1:" + std::to_string(unused_port()), "--once"},
+                   {}, dir / "log");
+  CHECK(once.wait(10000ms) == 1);
+  CHECK(test::read_file(dir / "log").find("could not be delivered") != std::string::npos);
+}
+
+TEST_CASE("daemon: --once delivers one round over one connection and exits 0") {
+  test::temp_dir dir;
+  test::line_sink sink(dir / "sink");
+  test::child once({SOCKPUSH_BINARY, "--carbon", "127.0.0.1:" + std::to_string(sink.port()),
+                    "--once"},
+                   {}, dir / "log");
+  CHECK(once.wait(10000ms) == 0);
+  // Exit 0 means the sink's kernel acknowledged it; the sink may still be reading.
+  CHECK(test::wait_until([&] { return test::split_lines(sink.data()).size() == lines_per_round; },
+                         5000ms));
+  CHECK(sink.connections() == 1);
+}

@@ -1,0 +1,212 @@
+#include <arpa/inet.h>
+#include <doctest/doctest.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <map>
+#include <sstream>
+
+#include "sockpush/tcp_state_collector.hpp"
+#include "support/process.hpp"
+
+using namespace sockpush;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Appends one netlink message the way the kernel lays it out.
+void append_message(std::vector<std::byte>& out, std::uint16_t type, const void* payload,
+                    std::size_t size) {
+  nlmsghdr h{};
+  h.nlmsg_len = static_cast<std::uint32_t>(NLMSG_LENGTH(size));
+  h.nlmsg_type = type;
+  auto at = out.size();
+  out.resize(at + NLMSG_ALIGN(h.nlmsg_len));
+  std::memcpy(out.data() + at, &h, sizeof h);
+  std::memcpy(out.data() + at + NLMSG_HDRLEN, payload, size);
+}
+
+}  // namespace
+
+TEST_CASE("sock_diag datagrams: states counted, DONE and ERROR recognised") {
+  std::vector<std::byte> datagram;
+  for (std::uint8_t state : {1, 1, 6, 10, 3}) {
+    inet_diag_msg msg{};
+    msg.idiag_state = state;
+    append_message(datagram, SOCK_DIAG_BY_FAMILY, &msg, sizeof msg);
+  }
+  tcp_state_counts counts{};
+  auto progress = detail::count_sock_diag_datagram(datagram, counts);
+  CHECK_FALSE(progress.done);
+  CHECK(counts[1] == 2);
+  CHECK(counts[6] == 1);
+  CHECK(counts[10] == 1);
+  CHECK(counts[3] == 1);
+
+  std::vector<std::byte> done;
+  int zero = 0;
+  append_message(done, NLMSG_DONE, &zero, sizeof zero);
+  CHECK(detail::count_sock_diag_datagram(done, counts).done);
+
+  std::vector<std::byte> error;
+  nlmsgerr err{};
+  err.error = -EPERM;
+  append_message(error, NLMSG_ERROR, &err, sizeof err);
+  auto failed = detail::count_sock_diag_datagram(error, counts);
+  CHECK(failed.done);
+  CHECK(failed.error == EPERM);
+
+  // A truncated datagram must not be read past its end.
+  tcp_state_counts untouched{};
+  CHECK_FALSE(detail::count_sock_diag_datagram(std::span(datagram).first(10), untouched).done);
+  CHECK(untouched == tcp_state_counts{});
+}
+
+TEST_CASE("/proc/net/tcp lines: state column parsed, header and junk skipped") {
+  const char* text =
+      "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid\n"
+      "   0: 0100007F:0CEA 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0\n"
+      "   1: 0100007F:9C40 0100007F:0CEA 06 00000000:00000000 03:00000D39 00000000     0\n"
+      "   2: 0100007F:9C41 0100007F:0CEA 01 00000000:00000000 00:00000000 00000000     0\n"
+      "garbage\n"
+      "   3: 0100007F:9C42 0100007F:0CEA 0B 00000000:00000000 00:00000000 00000000     0\n";
+  tcp_state_counts counts{};
+  detail::count_proc_net_tcp_lines(text, counts);
+  CHECK(counts[10] == 1);
+  CHECK(counts[6] == 1);
+  CHECK(counts[1] == 1);
+  CHECK(counts[11] == 1);
+}
+
+namespace {
+
+int must(int rc, const char* what) {
+  if (rc < 0) FAIL(what << ": " << std::strerror(errno));
+  return rc;
+}
+
+sockaddr_in loopback(const char* address, std::uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  inet_pton(AF_INET, address, &a.sin_addr);
+  return a;
+}
+
+/// Makes `count` TIME_WAIT sockets: each client binds its own 127.1.x.y
+/// source (no ephemeral-port search), connects, and closes first.
+void make_time_wait(int listener, const sockaddr_in& server, int count) {
+  constexpr int batch = 500;
+  for (int done = 0; done < count;) {
+    int n = std::min(batch, count - done);
+    std::vector<int> clients, accepted;
+    for (int i = 0; i < n; ++i) {
+      int k = done + i;
+      auto source = "127.1." + std::to_string(k / 250) + "." + std::to_string(k % 250 + 1);
+      int c = must(socket(AF_INET, SOCK_STREAM, 0), "socket");
+      auto src = loopback(source.c_str(), 20000);
+      must(bind(c, reinterpret_cast<const sockaddr*>(&src), sizeof src), "bind");
+      must(connect(c, reinterpret_cast<const sockaddr*>(&server), sizeof server), "connect");
+      clients.push_back(c);
+    }
+    for (int i = 0; i < n; ++i) accepted.push_back(must(accept(listener, nullptr, nullptr), "accept"));
+    for (int c : clients) close(c);  // the side that closes first holds TIME_WAIT
+    for (int a : accepted) close(a);
+    done += n;
+  }
+}
+
+std::uint64_t sockstat_tw() {
+  std::istringstream in(test::read_file("/proc/net/sockstat"));
+  for (std::string word; in >> word;) {
+    if (word == "tw") {
+      std::uint64_t tw = 0;
+      in >> tw;
+      return tw;
+    }
+  }
+  FAIL("no tw in /proc/net/sockstat");
+  return 0;
+}
+
+/// `ss -tan` counted per state, as a user would check it.
+std::map<std::string, std::uint64_t> ss_states() {
+  int code = 0;
+  auto out = test::run_capture("ss -tan", &code);
+  REQUIRE(code == 0);
+  std::map<std::string, std::uint64_t> counts;
+  for (const auto& line : test::split_lines(out)) {
+    auto state = line.substr(0, line.find(' '));
+    if (state != "State") ++counts[state];
+  }
+  return counts;
+}
+
+double relative_gap(double a, double b) { return std::abs(a - b) / std::max(1.0, b); }
+
+}  // namespace
+
+TEST_CASE("kernel: 10,500 TIME_WAIT and 300 ESTABLISHED sockets counted like sockstat and ss") {
+  auto why = test::enter_private_network_namespace();
+  REQUIRE_MESSAGE(why.empty(), why);
+
+  int listener = must(socket(AF_INET, SOCK_STREAM, 0), "socket");
+  int on = 1;
+  setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  auto server = loopback("127.0.0.1", 5555);
+  must(bind(listener, reinterpret_cast<const sockaddr*>(&server), sizeof server), "bind");
+  must(listen(listener, 1024), "listen");
+
+  constexpr int time_wait = 10500;
+  constexpr int established_pairs = 150;
+  make_time_wait(listener, server, time_wait);
+  std::vector<int> open_sockets;
+  for (int i = 0; i < established_pairs; ++i) {
+    int c = must(socket(AF_INET, SOCK_STREAM, 0), "socket");
+    must(connect(c, reinterpret_cast<const sockaddr*>(&server), sizeof server), "connect");
+    open_sockets.push_back(c);
+    open_sockets.push_back(must(accept(listener, nullptr, nullptr), "accept"));
+  }
+
+  tcp_state_collector netlink;
+  REQUIRE(netlink.source() == tcp_state_collector::method::sock_diag);
+  tcp_state_collector proc(true);
+  REQUIRE(proc.source() == tcp_state_collector::method::proc);
+
+  auto counted = netlink.count();
+  auto tw = sockstat_tw();
+  auto ss = ss_states();
+  auto from_proc = proc.count();
+  MESSAGE("sock_diag time_wait=" << counted[6] << " established=" << counted[1]
+                                 << " listen=" << counted[10] << "; sockstat tw=" << tw
+                                 << "; ss TIME-WAIT=" << ss["TIME-WAIT"] << " ESTAB="
+                                 << ss["ESTAB"] << "; /proc time_wait=" << from_proc[6]);
+
+  CHECK(tw >= time_wait);
+  CHECK(relative_gap(static_cast<double>(counted[6]), static_cast<double>(tw)) <= 0.01);
+  CHECK(relative_gap(static_cast<double>(counted[6]), static_cast<double>(ss["TIME-WAIT"])) <= 0.01);
+  CHECK(counted[1] == 2 * established_pairs);
+  CHECK(counted[1] == ss["ESTAB"]);
+  CHECK(counted[10] == 1);
+  CHECK(counted[10] == ss["LISTEN"]);
+  CHECK(relative_gap(static_cast<double>(from_proc[6]), static_cast<double>(counted[6])) <= 0.01);
+  CHECK(from_proc[1] == counted[1]);
+
+  // And the daemon itself, in the same namespace, reports the same figure.
+  test::temp_dir dir;
+  test::child once({SOCKPUSH_BINARY, "--once", "--carbon", "-", "--prefix", "ns"}, dir / "out");
+  REQUIRE(once.wait(20000ms) == 0);
+  std::uint64_t reported = 0;
+  for (const auto& line : test::split_lines(test::read_file(dir / "out")))
+    if (line.rfind("ns.tcp.states.time_wait ", 0) == 0) reported = std::stoull(line.substr(24));
+  MESSAGE("sockpush --once reported time_wait=" << reported);
+  CHECK(relative_gap(static_cast<double>(reported), static_cast<double>(tw)) <= 0.01);
+
+  for (int fd : open_sockets) close(fd);
+  close(listener);
+}
