@@ -4,14 +4,17 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <string_view>
 
 #include "sockpush/cli.hpp"
 #include "sockpush/daemon.hpp"
 #include "sockpush/logging.hpp"
+#include "sockpush/send_command.hpp"
 
 int main(int argc, char** argv) {
   // A closed stdout pipe must be an error code on write, not a silent death.
   std::signal(SIGPIPE, SIG_IGN);
+  if (argc > 1 && std::string_view(argv[1]) == "send") return sockpush::run_send_command(argc - 1, argv + 1);
   try {
     auto action = sockpush::parse_command_line(argc, argv);
     switch (action.what) {

@@ -1,0 +1,101 @@
+#include "sockpush/send_command.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+
+#include "sockpush/address.hpp"
+#include "sockpush/carbon_writer.hpp"
+#include "sockpush/cli.hpp"
+#include "sockpush/config.hpp"
+#include "sockpush/logging.hpp"
+#include "sockpush/stdin_source.hpp"
+
+namespace sockpush {
+
+int run_send_command(int argc, char** argv) {
+  CLI::App app{"sockpush send: forward Graphite lines from stdin over one connection "
+               "(drop-in for `| nc HOST PORT`)"};
+  std::string host = "127.0.0.1";
+  std::string port;
+  std::string timeout = "10";
+  std::string config_path;
+  std::string log_level = "warn";
+  app.add_option("host", host, "HOST, HOST:PORT or [IPv6]:PORT (default 127.0.0.1)");
+  app.add_option("port", port, "PORT, nc style (default 2003)");
+  app.add_option("--timeout", timeout,
+                 "Seconds allowed after end of input to deliver what is left (default 10)");
+  app.add_option("-c,--config", config_path, "Take the [carbon] and [buffer] settings from FILE");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn (default), error, off");
+
+  config cfg;
+  milliseconds deadline{};
+  host_port destination;
+  try {
+    app.parse(argc, argv);
+    if (!config_path.empty()) cfg = load_config(config_path);
+    std::string why;
+    auto parsed = parse_host_port(port.empty() ? host : host + ":" + port, &why);
+    if (!parsed) throw config_error(fmt::format("destination '{}': {}", host, why));
+    destination = *parsed;
+    deadline = parse_seconds(timeout, "--timeout");
+    cfg.log_level = log_level;
+    setup_logging(cfg.log_level);
+  } catch (const CLI::CallForHelp&) {
+    std::fputs(app.help().c_str(), stdout);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "sockpush send: {} (see sockpush send --help)\n", e.what());
+    return exit_usage;
+  } catch (const config_error& e) {
+    fmt::print(stderr, "sockpush send: {}\n", e.what());
+    return exit_usage;
+  }
+
+  asio::io_context io{1};
+  line_buffer buffer(cfg.buffer_max_bytes);
+  carbon_writer writer(io, cfg.carbon, destination, buffer);
+  stdin_source source(io, buffer, writer);
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const error_code& ec, int) {
+    if (!ec) source.stop();
+  });
+  auto rethrow = [](std::exception_ptr e) {
+    if (e) std::rethrow_exception(e);
+  };
+  asio::co_spawn(io, writer.run(), [&](std::exception_ptr e) {
+    signals.cancel();
+    rethrow(e);
+  });
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        co_await source.run();
+        writer.finish(std::chrono::steady_clock::now() + deadline);
+      },
+      rethrow);
+  io.run();
+
+  const auto& invalid = source.invalid();
+  if (invalid.total() > 0) {
+    std::string reasons;
+    for (std::size_t i = 1; i < line_verdict_count; ++i)
+      if (invalid.by_reason[i] > 0)
+        reasons += fmt::format("{}{} {}", reasons.empty() ? "" : ", ", invalid.by_reason[i],
+                               to_string(static_cast<line_verdict>(i)));
+    spdlog::warn("{} invalid lines were not forwarded ({})", invalid.total(), reasons);
+  }
+  if (!writer.delivered()) {
+    fmt::print(stderr,
+               "sockpush send: {} lines could not be delivered to {} within {} s after end of "
+               "input\n",
+               buffer.lines(), destination.to_string(),
+               static_cast<double>(deadline.count()) / 1000.0);
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace sockpush
