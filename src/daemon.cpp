@@ -128,6 +128,10 @@ int daemon::run() {
   asio::co_spawn(io_, writer_->run(), [this](std::exception_ptr e) {
     rethrow_if_failed(e);
     writer_done_ = true;
+    // Without a stop request the writer only ends when its output is gone
+    // (stdout closed): nothing collected from now on could go anywhere.
+    if (!stopping_) writer_lost_output_ = true;
+    stopping_ = true;
     round_timer_.cancel();
     signals_.cancel();
   });
@@ -135,8 +139,7 @@ int daemon::run() {
   io_.run();
 
   if (once_) return writer_->delivered() ? 0 : 1;
-  // The writer only ends by itself when its output is gone (stdout closed).
-  return stopping_ ? 0 : 1;
+  return writer_lost_output_ ? 1 : 0;
 }
 
 }  // namespace sockpush

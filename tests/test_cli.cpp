@@ -82,3 +82,13 @@ TEST_CASE("cli: --once --carbon - prints every contract metric once") {
     CHECK_MESSAGE(found, name);
   }
 }
+
+TEST_CASE("cli: the daemon exits 1 when its stdout is closed (sockpush --carbon - | head)") {
+  int code = 0;
+  auto out = test::run_capture(std::string("bash -c 'timeout 10 ") + SOCKPUSH_BINARY +
+                                   " --carbon - --interval 0.1 2>/dev/null | head -n 20 >/dev/null;"
+                                   " echo ${PIPESTATUS[0]}'",
+                               &code);
+  // 124 would mean it kept running until timeout killed it.
+  CHECK(out == "1\n");
+}

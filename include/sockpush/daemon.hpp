@@ -43,6 +43,7 @@ class daemon {
   std::string round_text_;  ///< Reused between rounds to avoid reallocations.
   bool stopping_ = false;
   bool writer_done_ = false;
+  bool writer_lost_output_ = false;
 };
 
 }  // namespace sockpush
