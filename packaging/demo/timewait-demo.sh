@@ -45,6 +45,10 @@ fi
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # Anything still running inside the demo's namespaces was started by it.
+  for ns in "$ns_router" "$ns_carbon"; do
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+  done
   ip netns del "$ns_router" 2>/dev/null || true
   ip netns del "$ns_carbon" 2>/dev/null || true
   rm -rf "$work"
@@ -69,7 +73,12 @@ in_router ip link set spdemo0 up
 in_carbon ip link set spdemo1 up
 in_router sysctl -qw net.ipv4.ip_local_port_range="40000 $((40000 + PORTS - 1))"
 in_router sysctl -qw net.ipv4.tcp_tw_reuse=0
-echo "$carbon_ip carbon" > "$work/hosts"
+# Safety: every packet of this demo must stay on the veth pair. Refuse to go
+# on unless the router namespace reaches the carbon address through it.
+if ! in_router ip route get "$carbon_ip" | grep -q "dev spdemo0"; then
+  echo "timewait-demo: $carbon_ip is not routed over the demo's veth pair; stopping" >&2
+  exit 1
+fi
 
 in_carbon python3 "$here/line_sink.py" 2003 "$work/sink" &
 pids+=($!)
@@ -85,7 +94,7 @@ produce() {
     i=$((i + 1))
     line="demo.value $i ${EPOCHREALTIME%.*}"
     if [ "$mode" = nc ]; then
-      if ! echo "$line" | nc -N -w 2 "$carbon_ip" 2003 2>>"$work/nc.err"; then
+      if ! echo "$line" | nc -N -w 2 "$carbon_ip" 2003 >/dev/null 2>>"$work/nc.err"; then
         echo x >> "$work/failures"
       fi
     else
@@ -96,6 +105,13 @@ produce() {
     wait=$((start + i * step - now))
     if [ $wait -gt 0 ]; then sleep "$(printf '0.%06d' "$wait")"; fi
   done
+}
+
+# The producers run entirely inside the router namespace: nc and sockpush
+# there can only reach the carbon namespace.
+in_router_shell() {
+  in_router env RATE="$RATE" SECONDS_PER_PHASE="$SECONDS_PER_PHASE" carbon_ip="$carbon_ip" \
+    work="$work" SOCKPUSH="$SOCKPUSH" bash -c "set -u; $(declare -f produce); $1"
 }
 
 csv="$OUT/timewait.csv"
@@ -120,7 +136,7 @@ sample() {
 
 echo "phase 1: nc loop, $RATE lines/s for $SECONDS_PER_PHASE s, $PORTS ephemeral ports"
 rm -f "$work/failures" "$work/sent"
-produce nc &
+in_router_shell "produce nc" &
 pids+=($!)
 sample nc "${pids[-1]}"
 wait "${pids[-1]}" || true
@@ -144,7 +160,7 @@ read -r base_conn base_lines < "$work/sink"
 
 echo "phase 2: the same loop piped into sockpush send"
 rm -f "$work/failures" "$work/sent"
-( produce sockpush | in_router "$SOCKPUSH" send "$carbon_ip" 2003 --timeout 10 ) &
+in_router_shell 'produce sockpush | "$SOCKPUSH" send "$carbon_ip" 2003 --timeout 10' &
 pids+=($!)
 tw_before=$(in_router ss -tan state time-wait | tail -n +2 | wc -l)
 sample sockpush "${pids[-1]}"
