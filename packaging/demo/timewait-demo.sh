@@ -145,7 +145,7 @@ read -r conns lines < "$work/sink"
 nc_sent=$(cat "$work/sent"); nc_received=$lines; nc_conns=$conns
 nc_fails=$( (cat "$work/failures" 2>/dev/null || true) | wc -l)
 nc_tw_peak=$(tail -n +2 "$csv" | cut -d, -f3 | sort -n | tail -1)
-err_sample=$(grep -m1 -o 'Cannot assign requested address' "$work/nc.err" || true)
+nc_stderr=$(wc -l < "$work/nc.err" 2>/dev/null || echo 0)
 
 echo "pause: waiting for the sender's TIME_WAIT sockets to expire"
 for _ in $(seq 70); do
@@ -172,23 +172,23 @@ sp_sent=$(cat "$work/sent"); sp_received=$((lines - base_lines)); sp_conns=$((co
 sp_tw_peak=$(awk -F, '$2=="sockpush"{print $3}' "$csv" | sort -n | tail -1)
 
 gnuplot <<GNUPLOT
-set terminal png size 1000,500 font ",11"
+set terminal png size 1000,560 font ",11"
 set output "$OUT/timewait.png"
 set datafile separator ","
-set key top left
+set key outside bottom center horizontal maxrows 2
 set title "$RATE samples/s: one nc connection per sample vs. one sockpush connection ($PORTS ephemeral ports)"
 set xlabel "seconds"
 set ylabel "TIME\\\_WAIT sockets on the sender"
-set y2label "lines lost (cumulative)"
+set y2label "lines sent but not received (cumulative)"
 set ytics nomirror
 set y2tics
 set yrange [0:*]
 set y2range [0:*]
 plot "$csv" every ::1 using 1:(stringcolumn(2) eq "nc" ? \$3 : 1/0) with lines lw 2 lc rgb "#d62728" title "nc loop: TIME\\\_WAIT", \
-     "$csv" every ::1 using 1:(stringcolumn(2) eq "nc" ? \$8 : 1/0) axes x1y2 with lines lw 2 dt 2 lc rgb "#d62728" title "nc loop: lines lost", \
+     "$csv" every ::1 using 1:(stringcolumn(2) eq "nc" ? \$8 : 1/0) axes x1y2 with lines lw 2 lc rgb "#ff9f1c" title "nc loop: lines not received", \
      "$csv" every ::1 using 1:(stringcolumn(2) eq "pause" ? \$3 : 1/0) with lines lw 1 lc rgb "#999999" title "pause: TIME\\\_WAIT expiring", \
      "$csv" every ::1 using 1:(stringcolumn(2) eq "sockpush" ? \$3 : 1/0) with lines lw 2 lc rgb "#1f77b4" title "sockpush send: TIME\\\_WAIT", \
-     "$csv" every ::1 using 1:(stringcolumn(2) eq "sockpush" ? \$8 : 1/0) axes x1y2 with lines lw 2 dt 2 lc rgb "#1f77b4" title "sockpush send: lines lost"
+     "$csv" every ::1 using 1:(stringcolumn(2) eq "sockpush" ? \$8 : 1/0) axes x1y2 with lines lw 2 lc rgb "#2ca02c" title "sockpush send: lines not received"
 GNUPLOT
 
 cat <<REPORT
@@ -200,7 +200,7 @@ lines lost            $((nc_sent - nc_received))          $((sp_sent - sp_receiv
 connections           $nc_conns          $sp_conns
 connect failures      $nc_fails          (exit status $sp_status)
 peak TIME_WAIT        $nc_tw_peak          $sp_tw_peak (at start of phase: $tw_before)
-nc error seen:        ${err_sample:-none}
+nc stderr lines:      $nc_stderr (nc without -v fails silently)
 CSV: $csv
 PNG: $OUT/timewait.png
 REPORT
