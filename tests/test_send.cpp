@@ -81,7 +81,7 @@ TEST_CASE("send: garbage around valid lines is refused, the valid lines all arri
   test::temp_dir dir;
   test::line_sink sink(dir / "sink");
   std::string input = "good.one 1 100\n";
-  input += std::string("\x00\x01\xff\xfe binary 1 1\n", 19);
+  input += std::string("\x00\x01\xff\xfe binary 1 1\n", 16);
   input += std::string(1'000'000, 'x') + "\n";  // 1 MB line
   input += "good.two 2 200\n";
   input += "bad.value nan 1\n";

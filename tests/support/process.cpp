@@ -4,7 +4,7 @@
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -19,28 +19,35 @@
 #include <stdexcept>
 #include <thread>
 
-extern char** environ;
-
 namespace test {
 
 void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
 child::child(std::vector<std::string> argv, const std::string& stdout_file,
              const std::string& stderr_file) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  if (!stdout_file.empty())
-    posix_spawn_file_actions_addopen(&actions, 1, stdout_file.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (!stderr_file.empty())
-    posix_spawn_file_actions_addopen(&actions, 2, stderr_file.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
-  int rc = posix_spawnp(&pid_, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
+  pid_t parent = ::getpid();
+  pid_ = ::fork();
+  if (pid_ < 0) throw std::runtime_error("cannot fork for " + argv[0] + ": " + std::strerror(errno));
+  if (pid_ == 0) {
+    // A test that aborts (a sanitizer report, a failed REQUIRE in a helper)
+    // must not leave its children behind: ctest would wait on their output
+    // pipe until its timeout.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
+    auto redirect = [](int target, const std::string& file) {
+      if (file.empty()) return;
+      int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (fd < 0 || ::dup2(fd, target) < 0) ::_exit(127);
+      ::close(fd);
+    };
+    redirect(1, stdout_file);
+    redirect(2, stderr_file);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
 }
 
 child::~child() {
