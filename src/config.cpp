@@ -12,6 +12,7 @@
 #include <toml.hpp>
 
 #include "sockpush/address.hpp"
+#include "sockpush/listen_address.hpp"
 #include "sockpush/logging.hpp"
 #include "sockpush/metric.hpp"
 
@@ -96,6 +97,72 @@ void read_integer(const toml::value& table, const std::string& section, const st
   out = static_cast<Int>(value);
 }
 
+void read_bool(const toml::value& table, const std::string& section, const std::string& key,
+               bool& out) {
+  const auto* v = find_key(table, key);
+  if (!v) return;
+  if (!v->is_boolean())
+    fail_at(*v, fmt::format("{} must be true or false", qualified(section, key)), "here");
+  out = v->as_boolean();
+}
+
+/// [[name]] tables: an array of tables, each handled by `read_one`.
+template <typename ReadOne>
+void read_table_array(const toml::value& root, const std::string& name, ReadOne read_one) {
+  const auto* v = find_key(root, name);
+  if (!v) return;
+  if (!v->is_array())
+    fail_at(*v, fmt::format("'{}' must be written as [[{}]] tables", name, name), "here");
+  for (const auto& item : v->as_array()) {
+    if (!item.is_table())
+      fail_at(item, fmt::format("each [[{}]] entry must be a table", name), "here");
+    read_one(item);
+  }
+}
+
+listen_config read_listener(const toml::value& t) {
+  listen_config l;
+  check_keys(t, "listen", {"address", "max_clients", "idle_timeout", "allow_remote"});
+  const auto* address = find_key(t, "address");
+  if (!address) fail_at(t, "[[listen]] needs an address", "for example address = \"tcp://127.0.0.1:2003\"");
+  read_string(t, "listen", "address", l.address);
+  read_integer(t, "listen", "max_clients", l.max_clients, 1, 10000);
+  read_seconds(t, "listen", "idle_timeout", l.idle_timeout);
+  read_bool(t, "listen", "allow_remote", l.allow_remote);
+  try {
+    check_listen_address(l.address, l.allow_remote);
+  } catch (const config_error& e) {
+    fail_at(*address, e.what(), "here");
+  }
+  return l;
+}
+
+exec_config read_exec_job(const toml::value& t) {
+  exec_config job;
+  check_keys(t, "exec", {"name", "command", "interval", "timeout", "prefix"});
+  const auto* command = find_key(t, "command");
+  if (!command) fail_at(t, "[[exec]] needs a command", "for example command = [\"/usr/bin/probe\", \"--x\"]");
+  if (!command->is_array() || command->as_array().empty())
+    fail_at(*command, "exec.command must be a non-empty array of strings (argv)",
+            "write [\"sh\", \"-c\", \"...\"] to run a shell line");
+  for (const auto& arg : command->as_array()) {
+    if (!arg.is_string()) fail_at(arg, "exec.command must hold only strings", "here");
+    job.command.push_back(arg.as_string().str);
+  }
+  if (job.command.front().empty()) fail_at(*command, "exec.command[0] is empty", "here");
+  auto slash = job.command.front().rfind('/');
+  job.name = job.command.front().substr(slash == std::string::npos ? 0 : slash + 1);
+  read_string(t, "exec", "name", job.name);
+  read_seconds(t, "exec", "interval", job.interval);
+  read_seconds(t, "exec", "timeout", job.timeout);
+  read_bool(t, "exec", "prefix", job.prefix);
+  if (job.name.empty() || sanitize_path_component(job.name) != job.name)
+    fail_at(find_key(t, "name") ? *find_key(t, "name") : *command,
+            fmt::format("exec job name '{}' must be one metric path component", job.name),
+            "only letters, digits, '_' and '-'", {"set name = \"...\" for this job"});
+  return job;
+}
+
 const toml::value* section(const toml::value& root, const std::string& name) {
   const auto* v = find_key(root, name);
   if (v && !v->is_table()) fail_at(*v, fmt::format("[{}] must be a table", name), "here");
@@ -155,7 +222,7 @@ config parse_config(std::string_view text, const std::string& origin) {
   } catch (const toml::exception& e) {
     throw config_error(e.what());
   }
-  check_keys(root, "", {"carbon", "collect", "buffer", "daemon", "log"});
+  check_keys(root, "", {"carbon", "collect", "buffer", "daemon", "log", "input", "listen", "exec"});
 
   const auto* carbon = section(root, "carbon");
   if (carbon) {
@@ -188,6 +255,31 @@ config parse_config(std::string_view text, const std::string& origin) {
     check_keys(*daemon, "daemon", {"shutdown_timeout"});
     read_seconds(*daemon, "daemon", "shutdown_timeout", cfg.shutdown_timeout);
   }
+  const auto* input = section(root, "input");
+  if (input) {
+    check_keys(*input, "input", {"path_chars"});
+    std::string policy;
+    read_string(*input, "input", "path_chars", policy);
+    if (policy == "reject") {
+      cfg.path_chars = path_policy::reject;
+    } else if (policy == "sanitise" || policy == "sanitize") {
+      cfg.path_chars = path_policy::sanitise;
+    } else if (!policy.empty() || find_key(*input, "path_chars")) {
+      fail_at(*find_key(*input, "path_chars"), "input.path_chars must be \"reject\" or \"sanitise\"",
+              "here");
+    }
+  }
+  read_table_array(root, "listen", [&](const toml::value& t) {
+    cfg.listeners.push_back(read_listener(t));
+  });
+  read_table_array(root, "exec", [&](const toml::value& t) {
+    auto job = read_exec_job(t);
+    for (const auto& other : cfg.exec_jobs)
+      if (other.name == job.name)
+        fail_at(t, fmt::format("two [[exec]] jobs are named '{}'", job.name), "second one here",
+                {"give one of them name = \"...\""});
+    cfg.exec_jobs.push_back(std::move(job));
+  });
   const auto* log = section(root, "log");
   if (log) {
     check_keys(*log, "log", {"level"});

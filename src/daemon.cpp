@@ -1,5 +1,6 @@
 #include "sockpush/daemon.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -7,6 +8,7 @@
 #include "sockpush/address.hpp"
 #include "sockpush/carbon_writer.hpp"
 #include "sockpush/metric.hpp"
+#include "sockpush/schedule.hpp"
 #include "sockpush/stdout_writer.hpp"
 #include "sockpush/tcp_state_collector.hpp"
 
@@ -17,15 +19,6 @@ using std::chrono::system_clock;
 
 void rethrow_if_failed(std::exception_ptr e) {
   if (e) std::rethrow_exception(e);
-}
-
-/// First multiple of `interval` (since the epoch) after `now`: rounds land
-/// on the same wall-clock instants on every host, and timestamps are evenly
-/// spaced even when the process starts at an odd moment.
-system_clock::time_point next_boundary(system_clock::time_point now, milliseconds interval) {
-  auto since_epoch = std::chrono::duration_cast<milliseconds>(now.time_since_epoch());
-  auto next = (since_epoch / interval + 1) * interval;
-  return system_clock::time_point(next);
 }
 
 std::unique_ptr<line_writer> make_writer(asio::io_context& io, const config& cfg,
@@ -45,9 +38,14 @@ daemon::daemon(const config& cfg, bool once)
       signals_(io_, SIGTERM, SIGINT),
       round_timer_(io_),
       buffer_(cfg.buffer_max_bytes),
-      writer_(make_writer(io_, cfg_, buffer_)) {
+      writer_(make_writer(io_, cfg_, buffer_)),
+      intake_(buffer_, *writer_, {cfg.path_chars, {}}) {
   collectors_.push_back(std::make_unique<tcp_state_collector>());
   collector_errors_.resize(collectors_.size());
+  // Listeners bind here, so a taken port fails the start with a clear error.
+  for (const auto& l : cfg_.listeners) listeners_.push_back(std::make_unique<listener>(io_, l, intake_));
+  for (const auto& job : cfg_.exec_jobs)
+    exec_jobs_.push_back(std::make_unique<exec_job>(io_, job, cfg_.interval, prefix_, intake_));
 }
 
 daemon::~daemon() = default;
@@ -56,6 +54,10 @@ void daemon::begin_shutdown(const char* why) {
   if (stopping_) return;
   stopping_ = true;
   round_timer_.cancel();
+  // Sources stop first: what they already accepted is in the buffer and
+  // goes out with the rest.
+  for (auto& l : listeners_) l->stop();
+  for (auto& job : exec_jobs_) job->stop();
   spdlog::info("stopping ({}): delivering {} buffered lines, at most {} ms", why, buffer_.lines(),
                cfg_.shutdown_timeout.count());
   writer_->finish(std::chrono::steady_clock::now() + cfg_.shutdown_timeout);
@@ -77,13 +79,39 @@ void daemon::collect_round(std::int64_t timestamp) {
       collector_errors_[i] = e.what();
     }
   }
+  add_self_metrics(out);
+  buffer_.push(round_text_);
+  writer_->wake();
+}
+
+void daemon::add_self_metrics(round_lines& out) const {
   const auto& stats = writer_->stats();
   out.add("sockpush.sent_lines", stats.sent_lines);
   out.add("sockpush.dropped_lines", buffer_.dropped_lines());
   out.add("sockpush.buffered_lines", static_cast<std::uint64_t>(buffer_.lines()));
   out.add("sockpush.reconnects", stats.reconnects);
-  buffer_.push(round_text_);
-  writer_->wake();
+  if (listeners_.empty() && exec_jobs_.empty()) return;
+  out.add("sockpush.received_lines", intake_.accepted_lines());
+  const auto& invalid = intake_.invalid();
+  for (std::size_t i = 0; i < line_verdict_count; ++i) {
+    auto reason = static_cast<line_verdict>(i);
+    if (reason == line_verdict::ok || reason == line_verdict::empty) continue;
+    out.add(fmt::format("sockpush.invalid_lines.{}", to_string(reason)), invalid.by_reason[i]);
+  }
+  for (const auto& l : listeners_) {
+    auto name = l->name();
+    name.replace(name.find("://"), 3, "_");
+    name = sanitize_path_component(name);
+    out.add(fmt::format("sockpush.listen.{}.clients", name), static_cast<std::uint64_t>(l->clients()));
+    out.add(fmt::format("sockpush.listen.{}.refused_clients", name), l->refused_clients());
+  }
+  for (const auto& job : exec_jobs_) {
+    const auto& s = job->stats();
+    out.add(fmt::format("sockpush.exec.{}.runs", job->name()), s.runs);
+    out.add(fmt::format("sockpush.exec.{}.timeouts", job->name()), s.timeouts);
+    out.add(fmt::format("sockpush.exec.{}.failures", job->name()), s.failures);
+    out.add(fmt::format("sockpush.exec.{}.skipped_rounds", job->name()), s.skipped);
+  }
 }
 
 asio::awaitable<void> daemon::run_rounds() {
@@ -92,27 +120,14 @@ asio::awaitable<void> daemon::run_rounds() {
     begin_shutdown("--once");
     co_return;
   }
-  auto next = next_boundary(system_clock::now(), cfg_.interval);
+  interval_schedule schedule(cfg_.interval);
   while (!stopping_) {
-    // Waiting on the steady clock for the wall-clock distance, re-measured
-    // each round: a clock step (NTP on a router that booted in 1970) costs
-    // at most one odd round instead of a sleep of years or a burst.
-    auto now = system_clock::now();
-    auto wait = std::clamp<system_clock::duration>(next - now, system_clock::duration::zero(),
-                                                    cfg_.interval);
-    round_timer_.expires_after(wait);
+    round_timer_.expires_after(schedule.wait());
     error_code ec;
     co_await round_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (stopping_) break;
-    collect_round(system_clock::to_time_t(next));
-    next += cfg_.interval;
-    now = system_clock::now();
-    if (next <= now) {
-      spdlog::debug("collection round late; skipping to the next interval boundary");
-      next = next_boundary(now, cfg_.interval);
-    } else if (next - now > cfg_.interval * 2) {
-      next = next_boundary(now, cfg_.interval);  // clock stepped back
-    }
+    collect_round(schedule.due());
+    if (schedule.advance() > 0) spdlog::debug("collection round late; skipped to the next interval boundary");
   }
 }
 
@@ -136,6 +151,10 @@ int daemon::run() {
     signals_.cancel();
   });
   asio::co_spawn(io_, run_rounds(), rethrow_if_failed);
+  if (!once_) {
+    for (auto& l : listeners_) l->start();
+    for (auto& job : exec_jobs_) job->start();
+  }
   io_.run();
 
   if (once_) return writer_->delivered() ? 0 : 1;

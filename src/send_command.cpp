@@ -27,7 +27,7 @@ int run_send_command(int argc, char** argv) {
   app.add_option("port", port, "PORT, nc style (default 2003)");
   app.add_option("--timeout", timeout,
                  "Seconds allowed after end of input to deliver what is left (default 10)");
-  app.add_option("-c,--config", config_path, "Take the [carbon] and [buffer] settings from FILE");
+  app.add_option("-c,--config", config_path, "Take the [carbon], [buffer] and [input] settings from FILE");
   app.add_option("--log-level", log_level, "trace, debug, info, warn (default), error, off");
 
   config cfg;
@@ -57,7 +57,8 @@ int run_send_command(int argc, char** argv) {
   asio::io_context io{1};
   line_buffer buffer(cfg.buffer_max_bytes);
   carbon_writer writer(io, cfg.carbon, destination, buffer);
-  stdin_source source(io, buffer, writer);
+  line_intake intake(buffer, writer, {cfg.path_chars, {}});
+  stdin_source source(io, intake);
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const error_code& ec, int) {
     if (!ec) source.stop();
@@ -78,15 +79,9 @@ int run_send_command(int argc, char** argv) {
       rethrow);
   io.run();
 
-  const auto& invalid = source.invalid();
-  if (invalid.total() > 0) {
-    std::string reasons;
-    for (std::size_t i = 1; i < line_verdict_count; ++i)
-      if (invalid.by_reason[i] > 0)
-        reasons += fmt::format("{}{} {}", reasons.empty() ? "" : ", ", invalid.by_reason[i],
-                               to_string(static_cast<line_verdict>(i)));
-    spdlog::warn("{} invalid lines were not forwarded ({})", invalid.total(), reasons);
-  }
+  const auto& invalid = intake.invalid();
+  if (invalid.total() > 0)
+    spdlog::warn("{} invalid lines were not forwarded ({})", invalid.total(), invalid.summary());
   if (!writer.delivered()) {
     fmt::print(stderr,
                "sockpush send: {} lines could not be delivered to {} within {} s after end of "

@@ -1,15 +1,9 @@
 // The daemon against a real loopback sink process: one connection, every
 // round delivered, reconnects after the sink dies, quiet while carbon is away.
-#include <arpa/inet.h>
 #include <doctest/doctest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
-
-
 
 #include "support/process.hpp"
 
@@ -18,39 +12,6 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr std::size_t lines_per_round = 15;
-
-unsigned unused_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-/// Values of one metric in arrival order, with their timestamps.
-struct series {
-  std::vector<long long> values, timestamps;
-};
-
-series metric(const std::string& data, const std::string& suffix) {
-  series s;
-  for (const auto& line : test::split_lines(data)) {
-    auto a = line.find(' ');
-    auto b = line.rfind(' ');
-    if (a == std::string::npos || a == b) continue;
-    auto path = line.substr(0, a);
-    if (path.size() < suffix.size() ||
-        path.compare(path.size() - suffix.size(), std::string::npos, suffix) != 0)
-      continue;
-    s.values.push_back(std::stoll(line.substr(a + 1, b - a - 1)));
-    s.timestamps.push_back(std::stoll(line.substr(b + 1)));
-  }
-  return s;
-}
 
 std::string config_file(const test::temp_dir& dir, const std::string& extra) {
   auto path = dir / "sockpush.toml";
@@ -74,12 +35,12 @@ TEST_CASE("daemon: 30 rounds at --interval 0.2 use exactly one connection, every
                       "--interval", "0.2", "--prefix", "t"},
                      {}, dir / "log");
   REQUIRE(test::wait_until(
-      [&] { return metric(sink.data(), ".tcp.states.established").values.size() >= 30; }, 20000ms));
+      [&] { return test::metric(sink.data(), ".tcp.states.established").values.size() >= 30; }, 20000ms));
   daemon.signal(SIGTERM);
   CHECK(daemon.wait(10000ms) == 0);
 
   auto data = sink.data();
-  auto rounds = metric(data, ".sockpush.sent_lines");
+  auto rounds = test::metric(data, ".sockpush.sent_lines");
   MESSAGE("rounds received: " << rounds.values.size()
                               << ", connections accepted: " << sink.connections());
   CHECK(sink.connections() == 1);
@@ -89,7 +50,7 @@ TEST_CASE("daemon: 30 rounds at --interval 0.2 use exactly one connection, every
   // round would break the sequence 0, 15, 30, ...
   for (std::size_t k = 0; k < rounds.values.size(); ++k)
     CHECK(rounds.values[k] == static_cast<long long>(k * lines_per_round));
-  for (const auto& reconnects : metric(data, ".sockpush.reconnects").values) CHECK(reconnects == 0);
+  for (const auto& reconnects : test::metric(data, ".sockpush.reconnects").values) CHECK(reconnects == 0);
 }
 
 TEST_CASE("daemon: sink killed for 3 s, sockpush reconnects and no round is missing") {
@@ -101,26 +62,26 @@ TEST_CASE("daemon: sink killed for 3 s, sockpush reconnects and no round is miss
                       "127.0.0.1:" + std::to_string(port), "--interval", "1", "--prefix", "t"},
                      {}, dir / "log");
   REQUIRE(test::wait_until(
-      [&] { return metric(first.data(), ".tcp.states.established").values.size() >= 3; }, 10000ms));
+      [&] { return test::metric(first.data(), ".tcp.states.established").values.size() >= 3; }, 10000ms));
   first.kill();
   test::sleep_ms(3000);
   test::line_sink second(dir / "sink", port);  // same port, same files (appends)
-  auto rounds_before = metric(first.data(), ".tcp.states.established").values.size();
+  auto rounds_before = test::metric(first.data(), ".tcp.states.established").values.size();
   REQUIRE(test::wait_until(
       [&] {
-        return metric(second.data(), ".tcp.states.established").values.size() >= rounds_before + 6;
+        return test::metric(second.data(), ".tcp.states.established").values.size() >= rounds_before + 6;
       },
       15000ms));
   daemon.signal(SIGTERM);
   CHECK(daemon.wait(10000ms) == 0);
 
   auto data = second.data();
-  auto ts = metric(data, ".tcp.states.established").timestamps;
+  auto ts = test::metric(data, ".tcp.states.established").timestamps;
   MESSAGE("rounds received: " << ts.size() << " (" << ts.front() << ".." << ts.back()
                               << "), connections accepted: " << second.connections());
   CHECK(second.connections() == 2);
   check_consecutive_seconds(ts);
-  CHECK(metric(data, ".sockpush.reconnects").values.back() == 1);
+  CHECK(test::metric(data, ".sockpush.reconnects").values.back() == 1);
   auto log = test::read_file(dir / "log");
   CHECK(log.find("lost: closed by peer") != std::string::npos);
 }
@@ -128,7 +89,7 @@ TEST_CASE("daemon: sink killed for 3 s, sockpush reconnects and no round is miss
 TEST_CASE("daemon: carbon absent at start, ~0 CPU while waiting, buffered rounds delivered later") {
   test::temp_dir dir;
   auto cfg = config_file(dir, "[carbon]\nreconnect_min = 0.5\nreconnect_max = 1\n");
-  const auto port = unused_port();
+  const auto port = test::unused_port();
   test::child daemon({SOCKPUSH_BINARY, "-c", cfg, "--carbon",
                       "127.0.0.1:" + std::to_string(port), "--interval", "1", "--prefix", "t"},
                      {}, dir / "log");
@@ -147,15 +108,15 @@ TEST_CASE("daemon: carbon absent at start, ~0 CPU while waiting, buffered rounds
 
   test::line_sink sink(dir / "sink", port);
   REQUIRE(test::wait_until(
-      [&] { return metric(sink.data(), ".tcp.states.established").values.size() >= 7; }, 10000ms));
+      [&] { return test::metric(sink.data(), ".tcp.states.established").values.size() >= 7; }, 10000ms));
   daemon.signal(SIGTERM);
   CHECK(daemon.wait(10000ms) == 0);
-  auto ts = metric(sink.data(), ".tcp.states.established").timestamps;
+  auto ts = test::metric(sink.data(), ".tcp.states.established").timestamps;
   MESSAGE("rounds delivered: " << ts.size() << ", connections: " << sink.connections());
   CHECK(sink.connections() == 1);
   check_consecutive_seconds(ts);
   // Rounds collected while carbon was away came first, in order.
-  auto buffered = metric(sink.data(), ".sockpush.buffered_lines").values;
+  auto buffered = test::metric(sink.data(), ".sockpush.buffered_lines").values;
   CHECK(buffered.front() == 0);
   CHECK(*std::max_element(buffered.begin(), buffered.end()) >=
         static_cast<long long>(3 * lines_per_round));
@@ -165,7 +126,7 @@ TEST_CASE("daemon: --once exits 1 when carbon cannot be reached within shutdown_
   test::temp_dir dir;
   auto cfg = config_file(dir, "[daemon]\nshutdown_timeout = 1\n[carbon]\nreconnect_min = 0.1\nreconnect_max = 0.2\n");
   test::child once({SOCKPUSH_BINARY, "-c", cfg, "--carbon",
-                    "127.0.0.1:" + std::to_string(unused_port()), "--once"},
+                    "127.0.0.1:" + std::to_string(test::unused_port()), "--once"},
                    {}, dir / "log");
   CHECK(once.wait(10000ms) == 1);
   CHECK(test::read_file(dir / "log").find("could not be delivered") != std::string::npos);

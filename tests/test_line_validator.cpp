@@ -5,13 +5,13 @@
 using namespace sockpush;
 
 namespace {
-line_verdict check(std::string_view line, std::string* out = nullptr) {
+line_verdict check(std::string_view line, std::string* out = nullptr, line_rules rules = {}) {
   std::string local;
-  return validate_line(line, 1700000000, out ? *out : local);
+  return validate_line(line, 1700000000, rules, out ? *out : local);
 }
 }  // namespace
 
-TEST_CASE("valid lines are forwarded in canonical form; a missing timestamp is filled in") {
+TEST_CASE("valid lines are forwarded in canonical form, a missing timestamp is filled in") {
   std::string out;
   CHECK(check("a.b.c 1 1690000000", &out) == line_verdict::ok);
   CHECK(check("a.b.c\t-2.5e3   1690000000.5", &out) == line_verdict::ok);
@@ -37,9 +37,65 @@ TEST_CASE("invalid lines are refused with their reason and nothing is written") 
   CHECK(check("a 1x 1", &out) == line_verdict::bad_value);
   CHECK(check("a 1 yesterday", &out) == line_verdict::bad_timestamp);
   CHECK(check("caf\xc3\xa9 1 1", &out) == line_verdict::bad_path);  // non-ASCII
-  CHECK(check("bad\xff 1 1", &out) == line_verdict::bad_path);      // invalid UTF-8
+  CHECK(check("bad\xff 1 1", &out) == line_verdict::bad_utf8);
+  CHECK(check("bad\xc0\xaf 1 1", &out) == line_verdict::bad_utf8);      // overlong '/'
+  CHECK(check("bad\xed\xa0\x80 1 1", &out) == line_verdict::bad_utf8);  // surrogate
+  CHECK(check("cut\xe2\x82 1 1", &out) == line_verdict::bad_utf8);       // truncated
   CHECK(check(std::string("nul\0x 1 1", 9), &out) == line_verdict::bad_path);
   CHECK(check(".a 1 1", &out) == line_verdict::bad_path);
+  CHECK(check("a. 1 1", &out) == line_verdict::bad_path);
+  CHECK(check("a..b 1 1", &out) == line_verdict::bad_path);
+  for (const char* glob : {"a.* 1 1", "a.b? 1 1", "a.{b,c} 1 1", "a.[bc] 1 1", "sum(a) 1 1",
+                           "a/b 1 1", "a\\b 1 1", "a'b 1 1", "a=b 1 1"})
+    CHECK_MESSAGE(check(glob, &out) == line_verdict::bad_path, glob);
   CHECK(check(std::string(max_line_bytes + 1, 'a'), &out) == line_verdict::too_long);
   CHECK(out.empty());
+}
+
+TEST_CASE("Graphite 1.1 tags follow carbon's own rules") {
+  std::string out;
+  CHECK(check("disk.used;host=r1;mount=/var/log 5 1", &out) == line_verdict::ok);
+  CHECK(check("disk.used;city=K\xc3\xb8" "benhavn 5 1", &out) == line_verdict::ok);  // UTF-8 value
+  CHECK(check("a;=v 1 1") == line_verdict::bad_tag);          // empty name
+  CHECK(check("a;k= 1 1") == line_verdict::bad_tag);          // empty value
+  CHECK(check("a;k 1 1") == line_verdict::bad_tag);           // no '='
+  CHECK(check("a;k!=v 1 1") == line_verdict::bad_tag);        // '!' in a name
+  CHECK(check("a;k^x=v 1 1") == line_verdict::bad_tag);       // '^' in a name
+  CHECK(check("a;k=~v 1 1") == line_verdict::bad_tag);        // value starting with '~'
+  CHECK(check("a;k=v;; 1 1") == line_verdict::bad_tag);       // empty segment
+  CHECK(check("a;k=\xff 1 1") == line_verdict::bad_utf8);
+  CHECK(check(";k=v 1 1") == line_verdict::bad_path);         // no metric name
+  CHECK(out ==
+        "disk.used;host=r1;mount=/var/log 5 1\n"
+        "disk.used;city=K\xc3\xb8" "benhavn 5 1\n");
+}
+
+TEST_CASE("sanitise mode replaces bad path characters (a UTF-8 sequence as one) but never structure") {
+  line_rules sanitise{path_policy::sanitise, {}};
+  std::string out;
+  CHECK(check("caf\xc3\xa9.load 1 1", &out, sanitise) == line_verdict::ok);
+  CHECK(check("web/01.req*s 2 1", &out, sanitise) == line_verdict::ok);
+  CHECK(out == "caf_.load 1 1\nweb_01.req_s 2 1\n");
+  CHECK(check("bad\xff 1 1", nullptr, sanitise) == line_verdict::bad_utf8);
+  CHECK(check("a..b 1 1", nullptr, sanitise) == line_verdict::bad_path);
+}
+
+TEST_CASE("a prefix is prepended to relative names, and counts toward the length limit") {
+  line_rules prefixed{path_policy::reject, "router1"};
+  std::string out;
+  CHECK(check("probe.rtt 12.5", &out, prefixed) == line_verdict::ok);
+  CHECK(out == "router1.probe.rtt 12.5 1700000000\n");
+  std::string near_limit(max_line_bytes - 4, 'a');
+  near_limit += " 1 1";
+  CHECK(check(near_limit) == line_verdict::ok);
+  CHECK(check(near_limit, nullptr, prefixed) == line_verdict::too_long);
+}
+
+TEST_CASE("refusal counts are summarised by reason") {
+  invalid_line_counts counts;
+  counts.add(line_verdict::too_long);
+  counts.add(line_verdict::bad_value);
+  counts.add(line_verdict::bad_value);
+  CHECK(counts.total() == 3);
+  CHECK(counts.summary() == "1 too_long, 2 bad_value");
 }

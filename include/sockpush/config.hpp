@@ -7,6 +7,9 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "sockpush/line_validator.hpp"
 
 namespace sockpush {
 
@@ -35,6 +38,32 @@ struct carbon_config {
   int keepalive_count = 3;
 };
 
+/// A local listener for lines from scripts ([[listen]]).
+struct listen_config {
+  /// "tcp://127.0.0.1:2003", "udp://[::1]:2003" or "unix:///run/sockpush.sock".
+  std::string address;
+  /// TCP/unix clients served at once; more are accepted and closed at once.
+  std::size_t max_clients = 64;
+  /// A client that sends nothing for this long is disconnected.
+  milliseconds idle_timeout{60000};
+  /// Binding to anything but loopback must be asked for explicitly.
+  bool allow_remote = false;
+};
+
+/// A program run on a schedule whose stdout lines are forwarded ([[exec]]).
+struct exec_config {
+  /// Names the job in logs and self-metrics; default: the program's file name.
+  std::string name;
+  /// argv; no shell unless the user writes ["sh", "-c", "..."].
+  std::vector<std::string> command;
+  /// Zero means the [collect] interval.
+  milliseconds interval{0};
+  /// A run longer than this is killed; zero means the job's interval.
+  milliseconds timeout{0};
+  /// Prepend the [collect] prefix to the job's (relative) metric names.
+  bool prefix = false;
+};
+
 struct config {
   carbon_config carbon;
   /// Prefix template for every metric path; `{host}` is the short hostname.
@@ -45,6 +74,10 @@ struct config {
   std::size_t buffer_max_bytes = 4 * 1024 * 1024;
   /// How long SIGTERM/SIGINT or --once may spend delivering what is buffered.
   milliseconds shutdown_timeout{5000};
+  /// Path characters outside the safe set in lines from outside.
+  path_policy path_chars = path_policy::reject;
+  std::vector<listen_config> listeners;
+  std::vector<exec_config> exec_jobs;
   /// spdlog level name: trace, debug, info, warn, error, critical, off.
   std::string log_level = "info";
 };

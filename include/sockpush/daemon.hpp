@@ -9,8 +9,12 @@
 #include "sockpush/asio.hpp"
 #include "sockpush/collector.hpp"
 #include "sockpush/config.hpp"
+#include "sockpush/exec_job.hpp"
 #include "sockpush/line_buffer.hpp"
+#include "sockpush/line_intake.hpp"
 #include "sockpush/line_writer.hpp"
+#include "sockpush/listener.hpp"
+#include "sockpush/metric.hpp"
 
 namespace sockpush {
 
@@ -27,6 +31,7 @@ class daemon {
  private:
   asio::awaitable<void> run_rounds();
   void collect_round(std::int64_t timestamp);
+  void add_self_metrics(round_lines& out) const;
   void begin_shutdown(const char* why);
 
   config cfg_;
@@ -37,6 +42,9 @@ class daemon {
   asio::steady_timer round_timer_;
   line_buffer buffer_;
   std::unique_ptr<line_writer> writer_;
+  line_intake intake_;
+  std::vector<std::unique_ptr<listener>> listeners_;
+  std::vector<std::unique_ptr<exec_job>> exec_jobs_;
   std::vector<std::unique_ptr<collector>> collectors_;
   /// Last error of each collector, so a persistent failure is logged once.
   std::vector<std::string> collector_errors_;

@@ -1,6 +1,8 @@
 #include "support/process.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -171,5 +173,33 @@ void line_sink::kill() {
 }
 
 std::size_t line_sink::connections() const { return split_lines(read_file(data_file_ + ".conns")).size(); }
+
+unsigned unused_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+series metric(const std::string& data, const std::string& suffix) {
+  series s;
+  for (const auto& line : split_lines(data)) {
+    auto a = line.find(' ');
+    auto b = line.rfind(' ');
+    if (a == std::string::npos || a == b) continue;
+    auto path = line.substr(0, a);
+    if (path.size() < suffix.size() ||
+        path.compare(path.size() - suffix.size(), std::string::npos, suffix) != 0)
+      continue;
+    s.values.push_back(std::stoll(line.substr(a + 1, b - a - 1)));
+    s.timestamps.push_back(std::stoll(line.substr(b + 1)));
+  }
+  return s;
+}
 
 }  // namespace test

@@ -72,6 +72,16 @@ bool wait_until(Predicate done, std::chrono::milliseconds limit) {
 /// unprivileged user namespace). Returns an empty string or the reason.
 std::string enter_private_network_namespace();
 
+/// A loopback TCP port that was free a moment ago.
+unsigned unused_port();
+
+/// Values of one metric (matched by path suffix) in arrival order, with
+/// their timestamps, from Graphite plaintext.
+struct series {
+  std::vector<long long> values, timestamps;
+};
+series metric(const std::string& data, const std::string& suffix);
+
 /// A line sink process (tests/support/line_sink.cpp) recording into a file.
 class line_sink {
  public:

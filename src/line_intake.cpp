@@ -1,0 +1,56 @@
+#include "sockpush/line_intake.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace sockpush {
+namespace {
+
+std::string printable_excerpt(std::string_view line) {
+  constexpr std::size_t shown = 80;
+  std::string out;
+  for (char c : line.substr(0, shown)) {
+    auto u = static_cast<unsigned char>(c);
+    out += (u >= 0x20 && u < 0x7f) ? c : '?';
+  }
+  if (line.size() > shown) out += "...";
+  return out;
+}
+
+}  // namespace
+
+line_intake::line_intake(line_buffer& buffer, line_writer& writer, line_rules rules)
+    : buffer_(buffer), writer_(writer), rules_(rules) {}
+
+void line_intake::accept(std::string_view line, std::string_view origin,
+                         std::uint64_t line_number, std::int64_t now) {
+  accept(line, origin, line_number, now, rules_);
+}
+
+void line_intake::accept(std::string_view line, std::string_view origin,
+                         std::uint64_t line_number, std::int64_t now, const line_rules& rules) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  auto verdict = validate_line(line, now, rules, batch_);
+  if (verdict == line_verdict::ok) {
+    ++accepted_;
+    return;
+  }
+  if (verdict == line_verdict::empty) return;
+  invalid_.add(verdict);
+  std::uint64_t held_back = 0;
+  bool log = log_limit_.allow(held_back);
+  if (held_back > 0)
+    spdlog::warn("{} more invalid lines were refused without a log line ({} in all so far: {})",
+                 held_back, invalid_.total(), invalid_.summary());
+  if (log)
+    spdlog::warn("{} line {}: refused ({}): \"{}\"", origin, line_number, to_string(verdict),
+                 printable_excerpt(line));
+}
+
+void line_intake::commit() {
+  if (batch_.empty()) return;
+  buffer_.push(batch_);
+  batch_.clear();
+  writer_.wake();
+}
+
+}  // namespace sockpush

@@ -1,0 +1,275 @@
+// Listeners and exec jobs in a real daemon process: lines from scripts
+// arrive at a loopback sink over the daemon's one carbon connection.
+#include <arpa/inet.h>
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "support/process.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+int connect_tcp(unsigned port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+int connect_unix(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+void send_all(int fd, const std::string& text) {
+  REQUIRE(::send(fd, text.data(), text.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(text.size()));
+}
+
+void send_udp(unsigned port, const std::string& text) {
+  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  CHECK(::sendto(fd, text.data(), text.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a) ==
+        static_cast<ssize_t>(text.size()));
+  ::close(fd);
+}
+
+/// True once the peer has closed: read() returns 0 (or fails) within `limit`.
+bool closed_by_peer(int fd, std::chrono::milliseconds limit) {
+  timeval tv{static_cast<time_t>(limit.count() / 1000), static_cast<suseconds_t>(limit.count() % 1000 * 1000)};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char c;
+  auto got = ::recv(fd, &c, 1, 0);
+  return got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+bool has_line(const std::string& data, const std::string& line) {
+  for (const auto& l : test::split_lines(data))
+    if (l == line) return true;
+  return false;
+}
+
+std::string write_config(const test::temp_dir& dir, unsigned carbon_port, const std::string& extra) {
+  auto path = dir / "sockpush.toml";
+  test::write_file(path, "[carbon]\naddress = \"127.0.0.1:" + std::to_string(carbon_port) +
+                             "\"\n[collect]\ninterval = 0.5\nprefix = \"t\"\n" + extra);
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("listen: tcp, udp, unix and bash's /dev/udp lines share the one carbon connection") {
+  test::temp_dir dir;
+  test::line_sink sink(dir / "sink");
+  auto tcp_port = test::unused_port();
+  auto udp_port = test::unused_port();
+  auto unix_path = dir / "lines.sock";
+  auto cfg = write_config(dir, sink.port(),
+                          "[[listen]]\naddress = \"tcp://127.0.0.1:" + std::to_string(tcp_port) +
+                              "\"\n[[listen]]\naddress = \"udp://127.0.0.1:" +
+                              std::to_string(udp_port) + "\"\n[[listen]]\naddress = \"unix://" +
+                              unix_path + "\"\n");
+  test::child daemon({SOCKPUSH_BINARY, "-c", cfg}, {}, dir / "log");
+  REQUIRE(test::wait_until([&] { return ::access(unix_path.c_str(), F_OK) == 0; }, 5000ms));
+
+  int tcp = connect_tcp(tcp_port);
+  REQUIRE(tcp >= 0);
+  send_all(tcp, "from.tcp 1 100\nbad.value nan 100\nfrom.tcp.crlf 2 100\r\nsplit.");
+  test::sleep_ms(50);
+  send_all(tcp, "line 3 100\nlast.without.newline 4 100");
+  ::close(tcp);
+  int local = connect_unix(unix_path);
+  REQUIRE(local >= 0);
+  send_all(local, "from.unix 5 100\nwild.* 6 100\n");
+  ::close(local);
+  send_udp(udp_port, "from.udp 7 100\nfrom.udp.no_ts 8\nfrom.udp.last 9 100");
+  int code = 0;
+  test::run_capture("bash -c 'echo \"from.bash 10 100\" > /dev/udp/127.0.0.1/" +
+                        std::to_string(udp_port) + "'",
+                    &code);
+  CHECK(code == 0);
+
+  const char* expected[] = {"from.tcp 1 100",   "from.tcp.crlf 2 100", "split.line 3 100",
+                            "last.without.newline 4 100", "from.unix 5 100", "from.udp 7 100",
+                            "from.udp.last 9 100", "from.bash 10 100"};
+  auto all_arrived = [&] {
+    auto data = sink.data();
+    for (auto* line : expected)
+      if (!has_line(data, line)) return false;
+    return !test::metric(data, "t.sockpush.invalid_lines.bad_path").values.empty() &&
+           test::metric(data, "t.sockpush.invalid_lines.bad_path").values.back() >= 1;
+  };
+  REQUIRE(test::wait_until(all_arrived, 10000ms));
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(10000ms) == 0);
+
+  auto data = sink.data();
+  CHECK(sink.connections() == 1);
+  CHECK(test::metric(data, "from.udp.no_ts").values == std::vector<long long>{8});
+  CHECK(test::metric(data, "t.sockpush.invalid_lines.bad_value").values.back() == 1);
+  CHECK(test::metric(data, "t.sockpush.invalid_lines.bad_path").values.back() == 1);
+  CHECK(test::metric(data, "t.sockpush.received_lines").values.back() == 9);
+  CHECK(data.find("nan") == std::string::npos);
+  CHECK(data.find("wild") == std::string::npos);
+  auto log = test::read_file(dir / "log");
+  CHECK(log.find("refused (bad_value)") != std::string::npos);
+  CHECK(log.find("tcp://127.0.0.1:" + std::to_string(tcp_port) + " client 127.0.0.1:") != std::string::npos);
+  CHECK(::access(unix_path.c_str(), F_OK) != 0);  // socket file removed at exit
+}
+
+TEST_CASE("listen: max_clients refuses the extra client, idle clients are closed") {
+  test::temp_dir dir;
+  test::line_sink sink(dir / "sink");
+  auto port = test::unused_port();
+  auto cfg = write_config(dir, sink.port(),
+                          "[[listen]]\naddress = \"tcp://127.0.0.1:" + std::to_string(port) +
+                              "\"\nmax_clients = 2\nidle_timeout = 1\n");
+  test::child daemon({SOCKPUSH_BINARY, "-c", cfg}, {}, dir / "log");
+  int first = -1;
+  REQUIRE(test::wait_until([&] { return (first = connect_tcp(port)) >= 0; }, 5000ms));
+  int second = connect_tcp(port);
+  REQUIRE(second >= 0);
+  send_all(second, "keep.alive 1 100\n");
+  test::sleep_ms(200);  // the daemon has accepted both before the third arrives
+  int third = connect_tcp(port);
+  REQUIRE(third >= 0);
+  CHECK(closed_by_peer(third, 2000ms));
+  // The first two are served until they stay silent for idle_timeout.
+  CHECK_FALSE(closed_by_peer(first, 300ms));
+  CHECK(closed_by_peer(first, 3000ms));
+  CHECK(closed_by_peer(second, 3000ms));
+  REQUIRE(test::wait_until(
+      [&] {
+        auto refused = test::metric(sink.data(), ".refused_clients").values;
+        return has_line(sink.data(), "keep.alive 1 100") && !refused.empty() && refused.back() == 1;
+      },
+      5000ms));
+  for (int fd : {first, second, third}) ::close(fd);
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(10000ms) == 0);
+  CHECK(test::read_file(dir / "log").find("max_clients = 2") != std::string::npos);
+}
+
+TEST_CASE("listen: a non-loopback address needs allow_remote, a taken port fails the start") {
+  test::temp_dir dir;
+  test::write_file(dir / "remote.toml", "[[listen]]\naddress = \"tcp://0.0.0.0:2003\"\n");
+  int code = 0;
+  auto out = test::run_capture(std::string(SOCKPUSH_BINARY) + " --check-config " +
+                                   (dir / "remote.toml") + " 2>&1",
+                               &code);
+  CHECK(code == 2);
+  CHECK(out.find("not a loopback address") != std::string::npos);
+  CHECK(out.find("remote.toml") != std::string::npos);
+
+  test::line_sink sink(dir / "sink");  // its port is taken
+  test::write_file(dir / "taken.toml", "[[listen]]\naddress = \"tcp://127.0.0.1:" +
+                                           std::to_string(sink.port()) + "\"\n");
+  out = test::run_capture(std::string(SOCKPUSH_BINARY) + " -c " + (dir / "taken.toml") +
+                              " --carbon - 2>&1",
+                          &code);
+  CHECK(code == 1);
+  CHECK(out.find("cannot listen on tcp://127.0.0.1:" + std::to_string(sink.port())) !=
+        std::string::npos);
+}
+
+TEST_CASE("exec: job lines get the round's timestamp and the prefix, stderr is logged, "
+          "no inherited sockets, SIGPIPE at default") {
+  test::temp_dir dir;
+  test::line_sink sink(dir / "sink");
+  auto cfg = write_config(dir, sink.port(), R"toml(
+[[exec]]
+name = "probe"
+command = ["sh", "-c", "echo probe.value 7; echo probe.stamped 8 1234; echo oops >&2; yes | head -n 1 >/dev/null; echo fds $(ls /proc/self/fd | wc -l)"]
+interval = 1
+prefix = true
+)toml");
+  test::child daemon({SOCKPUSH_BINARY, "-c", cfg}, {}, dir / "log");
+  REQUIRE(test::wait_until(
+      [&] { return test::metric(sink.data(), "t.probe.value").values.size() >= 2; }, 10000ms));
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(10000ms) == 0);
+  auto data = sink.data();
+  auto value = test::metric(data, "t.probe.value");
+  CHECK(value.values.front() == 7);
+  CHECK(value.timestamps[1] == value.timestamps[0] + 1);  // on the job's 1 s boundaries
+  CHECK(test::metric(data, "t.probe.stamped").timestamps.front() == 1234);
+  // ls's own 0, 1, 2 and its directory: no carbon or listener socket leaked in.
+  CHECK(test::metric(data, "t.fds").values.front() == 4);
+  auto log = test::read_file(dir / "log");
+  CHECK(log.find("exec job probe: stderr: oops") != std::string::npos);
+  CHECK(log.find("Broken pipe") == std::string::npos);  // `yes` died of SIGPIPE, as in a shell
+  CHECK(test::metric(data, "t.sockpush.exec.probe.runs").values.back() >= 1);
+  CHECK(test::metric(data, "t.sockpush.exec.probe.failures").values.back() == 0);
+}
+
+TEST_CASE("exec: an overrunning job is killed with its children, runs never overlap, "
+          "a missing program is a counted failure") {
+  test::temp_dir dir;
+  test::line_sink sink(dir / "sink");
+  auto marker = dir / "running";
+  auto cfg = write_config(dir, sink.port(), R"(
+[[exec]]
+name = "slow"
+command = ["sh", "-c", "echo slow.started 1; sleep 31.4159; echo slow.finished 1"]
+interval = 0.5
+timeout = 0.3
+
+[[exec]]
+name = "long"
+command = ["sh", "-c", "mkdir )" + marker + R"( || echo overlap.detected 1; sleep 0.7; rmdir )" + marker + R"(; echo long.done 1"]
+interval = 0.2
+timeout = 5
+
+[[exec]]
+name = "missing"
+command = ["/nonexistent/probe"]
+interval = 0.5
+)");
+  test::child daemon({SOCKPUSH_BINARY, "-c", cfg}, {}, dir / "log");
+  REQUIRE(test::wait_until(
+      [&] {
+        auto timeouts = test::metric(sink.data(), "t.sockpush.exec.slow.timeouts").values;
+        auto done = test::metric(sink.data(), "long.done").values;
+        return !timeouts.empty() && timeouts.back() >= 2 && done.size() >= 3;
+      },
+      15000ms));
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(10000ms) == 0);
+  // Each killed group took its sleep along, the last one at shutdown: none
+  // is left running. (The [.] keeps pgrep from matching this shell itself.)
+  CHECK(test::run_capture("pgrep -f 'sleep 31[.]4159' | wc -l") == "0\n");
+  auto data = sink.data();
+  CHECK(test::metric(data, "slow.started").values.size() >= 2);
+  CHECK(test::metric(data, "slow.finished").values.empty());
+  CHECK(test::metric(data, "overlap.detected").values.empty());
+  CHECK(test::metric(data, "t.sockpush.exec.long.skipped_rounds").values.back() >= 2);
+  CHECK(test::metric(data, "t.sockpush.exec.missing.failures").values.back() >= 2);
+  auto log = test::read_file(dir / "log");
+  CHECK(log.find("exec job slow: killed after its timeout of 300 ms") != std::string::npos);
+  CHECK(log.find("exec job missing: cannot start /nonexistent/probe") != std::string::npos);
+  // A persistent failure is logged once, not every round.
+  CHECK(log.find("cannot start") == log.rfind("cannot start"));
+}
