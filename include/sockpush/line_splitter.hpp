@@ -1,0 +1,53 @@
+// Cutting a byte stream (pipe, socket, datagram) into Graphite lines, with
+// bounded memory whatever the peer sends.
+#pragma once
+
+#include <algorithm>
+#include <string>
+#include <string_view>
+
+#include "sockpush/line_validator.hpp"
+
+namespace sockpush {
+
+/// Cuts a byte stream into lines, carrying a partial line between reads.
+/// A line longer than max_line_bytes is kept only up to one byte more,
+/// enough for the validator to refuse it, so memory stays bounded.
+class line_splitter {
+ public:
+  template <typename OnLine>
+  void feed(std::string_view data, OnLine&& on_line) {
+    std::size_t pos = 0;
+    if (!partial_.empty()) {
+      auto nl = data.find('\n');
+      keep(data.substr(0, nl));
+      if (nl == std::string_view::npos) return;
+      on_line(std::string_view(partial_));
+      partial_.clear();
+      pos = nl + 1;
+    }
+    for (;;) {
+      auto nl = data.find('\n', pos);
+      if (nl == std::string_view::npos) break;
+      on_line(data.substr(pos, nl - pos));
+      pos = nl + 1;
+    }
+    keep(data.substr(pos));
+  }
+
+  /// End of stream: a last line without '\n' counts too (nc sends it).
+  template <typename OnLine>
+  void finish(OnLine&& on_line) {
+    if (!partial_.empty()) on_line(std::string_view(partial_));
+    partial_.clear();
+  }
+
+ private:
+  void keep(std::string_view fragment) {
+    auto room = max_line_bytes + 1 - std::min(partial_.size(), max_line_bytes + 1);
+    partial_.append(fragment.substr(0, room));
+  }
+  std::string partial_;
+};
+
+}  // namespace sockpush

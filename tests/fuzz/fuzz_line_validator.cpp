@@ -1,0 +1,83 @@
+// libFuzzer target: arbitrary bytes, cut at arbitrary points, through the
+// line splitter and the validator. Any line the validator accepts must be
+// something carbon takes without dropping the connection, and must pass the
+// validator again unchanged (the canonical form is a fixed point).
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "sockpush/line_splitter.hpp"
+#include "sockpush/line_validator.hpp"
+
+namespace {
+
+using namespace sockpush;
+
+void require(bool ok) {
+  if (!ok) std::abort();
+}
+
+bool valid_utf8_without_controls(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      if (c < 0x20 || c == 0x7f) return false;
+      ++i;
+      continue;
+    }
+    std::size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+    if (n == 0 || c > 0xF4 || i + n > text.size()) return false;
+    for (std::size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return false;
+    i += n;
+  }
+  return true;
+}
+
+void check_line(std::string_view line, const line_rules& rules) {
+  std::string out;
+  auto verdict = validate_line(line, 1700000000, rules, out);
+  if (verdict != line_verdict::ok) {
+    require(out.empty());
+    return;
+  }
+  require(!out.empty() && out.back() == '\n');
+  require(out.size() <= max_line_bytes + 1);
+  std::string_view accepted(out.data(), out.size() - 1);
+  require(accepted.find('\n') == std::string_view::npos);
+  // Exactly three fields separated by single spaces.
+  auto first = accepted.find(' ');
+  auto last = accepted.rfind(' ');
+  require(first != std::string_view::npos && first < last &&
+          accepted.find(' ', first + 1) == last);
+  require(valid_utf8_without_controls(accepted.substr(0, first)));
+  std::string again;
+  line_rules plain{rules.path, {}};
+  require(validate_line(accepted, 0, plain, again) == line_verdict::ok);
+  require(again == out);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) return 0;
+  // The first byte picks the rules and where the stream is cut in two reads.
+  auto control = data[0];
+  std::string_view input(reinterpret_cast<const char*>(data + 1), size - 1);
+  line_rules rules{(control & 1) ? path_policy::sanitise : path_policy::reject,
+                   (control & 2) ? "pre.fix" : ""};
+  auto cut = input.empty() ? 0 : (control >> 2) % (input.size() + 1);
+  line_splitter splitter;
+  std::size_t lines = 0;
+  auto on_line = [&](std::string_view line) {
+    require(line.size() <= max_line_bytes + 1);  // the splitter keeps memory bounded
+    ++lines;
+    check_line(line, rules);
+  };
+  splitter.feed(input.substr(0, cut), on_line);
+  splitter.feed(input.substr(cut), on_line);
+  splitter.finish(on_line);
+  return 0;
+}
