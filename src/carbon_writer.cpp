@@ -148,6 +148,8 @@ void carbon_writer::drop_connection(const std::string& reason) {
   if (!socket_.is_open()) return;
   if (peer_close_reason_.empty()) peer_close_reason_ = reason;
   ++connection_id_;  // makes every completion of this connection stale
+  // SIOCOUTQ still answers after a FIN or a reset, until close().
+  if (ioctl(socket_.native_handle(), SIOCOUTQ, &unacked_at_last_drop_) != 0) unacked_at_last_drop_ = -1;
   error_code ignored;
   socket_.close(ignored);
   wake_timer_.cancel();
@@ -191,7 +193,13 @@ asio::awaitable<void> carbon_writer::close_gracefully() {
   // then a reset would lose them. SIOCOUTQ is what is still unacknowledged.
   all_acknowledged_ = false;
   asio::steady_timer poll(io_);
-  while (socket_.is_open()) {
+  for (;;) {
+    if (!socket_.is_open()) {
+      // The peer closed first (maybe while we polled): what it acknowledged
+      // before that is delivered.
+      all_acknowledged_ = unacked_at_last_drop_ == 0;
+      break;
+    }
     int unacked = 0;
     if (ioctl(socket_.native_handle(), SIOCOUTQ, &unacked) != 0 || unacked == 0) {
       all_acknowledged_ = true;

@@ -228,10 +228,7 @@ asio::awaitable<void> exec_job::forward_stdout(asio::posix::stream_descriptor& p
                                                std::int64_t timestamp) {
   line_splitter splitter;
   std::uint64_t line_number = 0;
-  auto on_line = [&](std::string_view line) {
-    intake_.accept(line, origin_, ++line_number, timestamp, rules_);
-  };
-  std::array<char, pipe_read_bytes> chunk;
+  std::vector<char> chunk(pipe_read_bytes);
   asio::steady_timer pause(io_);
   for (;;) {
     while (intake_.congested() && pipe.is_open()) {
@@ -242,12 +239,12 @@ asio::awaitable<void> exec_job::forward_stdout(asio::posix::stream_descriptor& p
     error_code ec;
     auto got = co_await pipe.async_read_some(asio::buffer(chunk), asio::redirect_error(asio::use_awaitable, ec));
     if (got > 0) {
-      splitter.feed(std::string_view(chunk.data(), got), on_line);
+      intake_.feed(splitter, std::string_view(chunk.data(), got), origin_, line_number, timestamp, rules_);
       intake_.commit();
     }
     if (ec) break;
   }
-  splitter.finish(on_line);
+  intake_.finish(splitter, origin_, line_number, timestamp, rules_);
   intake_.commit();
 }
 
@@ -259,7 +256,7 @@ asio::awaitable<void> exec_job::log_stderr(asio::posix::stream_descriptor& pipe)
     if (held_back > 0) spdlog::warn("{}: {} stderr lines not logged", origin_, held_back);
     if (log && !line.empty()) spdlog::warn("{}: stderr: {}", origin_, line.substr(0, 200));
   };
-  std::array<char, pipe_read_bytes> chunk;
+  std::vector<char> chunk(pipe_read_bytes);
   for (;;) {
     error_code ec;
     auto got = co_await pipe.async_read_some(asio::buffer(chunk), asio::redirect_error(asio::use_awaitable, ec));

@@ -7,7 +7,22 @@
 namespace sockpush {
 
 std::size_t count_lines(std::string_view text) {
-  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+  // Byte-sized counters over blocks of 255 bytes vectorise to full-width
+  // compares; std::count widens every byte to 64 bits and runs ~4x slower,
+  // which showed up as a quarter of `sockpush send`'s CPU.
+  constexpr std::size_t block = 255;
+  std::size_t n = 0;
+  const char* p = text.data();
+  std::size_t left = text.size();
+  while (left >= block) {
+    unsigned char in_block = 0;
+    for (std::size_t i = 0; i < block; ++i) in_block = static_cast<unsigned char>(in_block + (p[i] == '\n'));
+    n += in_block;
+    p += block;
+    left -= block;
+  }
+  for (std::size_t i = 0; i < left; ++i) n += p[i] == '\n';
+  return n;
 }
 
 line_buffer::line_buffer(std::size_t max_bytes) : max_bytes_(max_bytes) {}
@@ -29,19 +44,24 @@ void line_buffer::make_room(std::size_t incoming) {
   compact();
 }
 
-void line_buffer::push(std::string_view text) {
+void line_buffer::push(std::string_view text) { push(text, count_lines(text)); }
+
+void line_buffer::push(std::string_view text, std::size_t line_count) {
   assert(text.empty() || text.back() == '\n');
+  assert(line_count == count_lines(text));
   if (text.size() > max_bytes_) {
     // Keep only the newest lines of the incoming text, starting at the first
     // line boundary from which the rest fits on its own.
     std::size_t start = text.size() - max_bytes_;
     std::size_t keep_from = text[start - 1] == '\n' ? start : text.find('\n', start) + 1;
-    dropped_lines_ += count_lines(text.substr(0, keep_from));
+    auto dropped = count_lines(text.substr(0, keep_from));
+    dropped_lines_ += dropped;
+    line_count -= dropped;
     text = text.substr(keep_from);
   }
   make_room(text.size());
   data_.append(text);
-  lines_ += count_lines(text);
+  lines_ += line_count;
 }
 
 std::size_t line_buffer::take(std::string& out, std::size_t max_bytes) {

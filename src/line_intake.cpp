@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstring>
+
 namespace sockpush {
 namespace {
 
@@ -32,6 +34,7 @@ void line_intake::accept(std::string_view line, std::string_view origin,
   auto verdict = validate_line(line, now, rules, batch_);
   if (verdict == line_verdict::ok) {
     ++accepted_;
+    ++batch_lines_;
     return;
   }
   if (verdict == line_verdict::empty) return;
@@ -46,10 +49,48 @@ void line_intake::accept(std::string_view line, std::string_view origin,
                  printable_excerpt(line));
 }
 
+void line_intake::feed(line_splitter& splitter, std::string_view data, std::string_view origin,
+                       std::uint64_t& line_number, std::int64_t now, const line_rules& rules) {
+  auto one_line = [&](std::string_view line) { accept(line, origin, ++line_number, now, rules); };
+  std::size_t pos = splitter.complete(data, one_line);
+  if (pos > data.size()) return;
+  const char* p = data.data() + pos;
+  const char* const end = data.data() + data.size();
+  const bool fast = rules.prefix.empty();
+  while (p != end) {
+    const char* run_start = p;
+    std::size_t run_lines = 0;
+    while (fast && p != end) {
+      const char* next = skip_canonical_line(p, end);
+      if (next == nullptr) break;
+      p = next;
+      ++run_lines;
+    }
+    batch_.append(run_start, static_cast<std::size_t>(p - run_start));
+    batch_lines_ += run_lines;
+    accepted_ += run_lines;
+    line_number += run_lines;
+    if (p == end) break;
+    const auto* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+    if (nl == nullptr) {
+      splitter.keep(std::string_view(p, static_cast<std::size_t>(end - p)));
+      break;
+    }
+    one_line(std::string_view(p, static_cast<std::size_t>(nl - p)));
+    p = nl + 1;
+  }
+}
+
+void line_intake::finish(line_splitter& splitter, std::string_view origin,
+                         std::uint64_t& line_number, std::int64_t now, const line_rules& rules) {
+  splitter.finish([&](std::string_view line) { accept(line, origin, ++line_number, now, rules); });
+}
+
 void line_intake::commit() {
   if (batch_.empty()) return;
-  buffer_.push(batch_);
+  buffer_.push(batch_, batch_lines_);
   batch_.clear();
+  batch_lines_ = 0;
   writer_.wake();
 }
 

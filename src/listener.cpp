@@ -160,8 +160,6 @@ asio::awaitable<void> listener::serve_client(Socket socket, std::string origin) 
 
   line_splitter splitter;
   std::uint64_t line_number = 0;
-  std::int64_t now = 0;
-  auto on_line = [&](std::string_view line) { intake_.accept(line, origin, ++line_number, now); };
   std::vector<char> chunk(client_read_bytes);
   asio::steady_timer pause(io_);
   while (!stopped_ && client->socket.is_open()) {
@@ -176,14 +174,12 @@ asio::awaitable<void> listener::serve_client(Socket socket, std::string origin) 
                                                        asio::redirect_error(asio::use_awaitable, ec));
     if (got > 0) {
       client->idle.expires_after(cfg_.idle_timeout);
-      now = unix_now();
-      splitter.feed(std::string_view(chunk.data(), got), on_line);
+      intake_.feed(splitter, std::string_view(chunk.data(), got), origin, line_number, unix_now());
       intake_.commit();
     }
     if (ec) break;
   }
-  now = unix_now();
-  splitter.finish(on_line);
+  intake_.finish(splitter, origin, line_number, unix_now());
   intake_.commit();
   closers_.erase(id);
   error_code ignored;
@@ -208,9 +204,8 @@ asio::awaitable<void> listener::receive_datagrams() {
     std::int64_t now = unix_now();
     // A datagram holds whole lines; its end ends the last one.
     line_splitter splitter;
-    auto on_line = [&](std::string_view line) { intake_.accept(line, origin, ++datagram_lines_, now); };
-    splitter.feed(std::string_view(datagram.data(), got), on_line);
-    splitter.finish(on_line);
+    intake_.feed(splitter, std::string_view(datagram.data(), got), origin, datagram_lines_, now);
+    intake_.finish(splitter, origin, datagram_lines_, now);
     intake_.commit();
   }
 }

@@ -34,8 +34,6 @@ void stdin_source::stop() {
 }
 
 asio::awaitable<void> stdin_source::run() {
-  std::int64_t now = 0;  // arrival time of the read, for lines without a timestamp
-  auto on_line = [&](std::string_view line) { intake_.accept(line, "stdin", ++line_number_, now); };
   while (!stopped_) {
     // Back-pressure instead of loss: while carbon is slower than the
     // producer, stop reading and let the pipe fill up, as nc would.
@@ -48,8 +46,9 @@ asio::awaitable<void> stdin_source::run() {
     auto got = co_await in_.async_read_some(asio::buffer(chunk_),
                                             asio::redirect_error(asio::use_awaitable, ec));
     if (got > 0) {
-      now = static_cast<std::int64_t>(std::time(nullptr));
-      splitter_.feed(std::string_view(chunk_.data(), got), on_line);
+      // Arrival time of the read: the timestamp of lines that have none.
+      auto now = static_cast<std::int64_t>(std::time(nullptr));
+      intake_.feed(splitter_, std::string_view(chunk_.data(), got), "stdin", line_number_, now);
       intake_.commit();
     }
     if (ec) {
@@ -58,8 +57,7 @@ asio::awaitable<void> stdin_source::run() {
       break;
     }
   }
-  now = static_cast<std::int64_t>(std::time(nullptr));
-  splitter_.finish(on_line);
+  intake_.finish(splitter_, "stdin", line_number_, static_cast<std::int64_t>(std::time(nullptr)));
   intake_.commit();
 }
 

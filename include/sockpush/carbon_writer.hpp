@@ -87,6 +87,10 @@ class carbon_writer final : public line_writer {
   std::string last_failure_;
   clock::time_point down_since_{};
   bool all_acknowledged_ = false;
+  /// Bytes the peer had not acknowledged when the last connection ended
+  /// (-1: none ended yet). Zero means everything written had arrived, which
+  /// matters when carbon closes right after taking our last line.
+  int unacked_at_last_drop_ = -1;
 };
 
 }  // namespace sockpush

@@ -20,6 +20,8 @@ class line_buffer {
   /// Appends complete lines. `lines` must be empty or end with '\n'.
   /// Oldest lines are dropped to stay within the cap.
   void push(std::string_view lines);
+  /// Same, when the caller already knows how many lines `lines` holds.
+  void push(std::string_view lines, std::size_t line_count);
 
   /// Moves whole lines from the front into `out` (appending): as many as fit
   /// in `max_bytes`, but at least one. Returns the number of lines moved.

@@ -27,6 +27,24 @@ class line_intake {
   /// Same with rules other than the intake's own (an exec job's prefix).
   void accept(std::string_view line, std::string_view origin, std::uint64_t line_number,
               std::int64_t now, const line_rules& rules);
+  /// Takes one read of a byte stream: completes the line `splitter`
+  /// carries, validates every whole line (runs of lines already in
+  /// canonical form are copied in one go), and leaves an unterminated tail
+  /// in `splitter`. `line_number` counts the stream's lines for the log.
+  void feed(line_splitter& splitter, std::string_view data, std::string_view origin,
+            std::uint64_t& line_number, std::int64_t now, const line_rules& rules);
+  void feed(line_splitter& splitter, std::string_view data, std::string_view origin,
+            std::uint64_t& line_number, std::int64_t now) {
+    feed(splitter, data, origin, line_number, now, rules_);
+  }
+  /// End of a stream: its last line may lack the '\n'.
+  void finish(line_splitter& splitter, std::string_view origin, std::uint64_t& line_number,
+              std::int64_t now, const line_rules& rules);
+  void finish(line_splitter& splitter, std::string_view origin, std::uint64_t& line_number,
+              std::int64_t now) {
+    finish(splitter, origin, line_number, now, rules_);
+  }
+
   /// Moves the batch to the buffer and wakes the writer: once per read, so a
   /// slow producer's line leaves at once and a fast one's go in bulk.
   void commit();
@@ -44,6 +62,7 @@ class line_intake {
   line_writer& writer_;
   line_rules rules_;
   std::string batch_;
+  std::size_t batch_lines_ = 0;
   std::uint64_t accepted_ = 0;
   invalid_line_counts invalid_;
   log_limiter log_limit_;

@@ -17,22 +17,14 @@ class line_splitter {
  public:
   template <typename OnLine>
   void feed(std::string_view data, OnLine&& on_line) {
-    std::size_t pos = 0;
-    if (!partial_.empty()) {
-      auto nl = data.find('\n');
-      keep(data.substr(0, nl));
-      if (nl == std::string_view::npos) return;
-      on_line(std::string_view(partial_));
-      partial_.clear();
-      pos = nl + 1;
-    }
+    std::size_t pos = complete(data, on_line);
     for (;;) {
       auto nl = data.find('\n', pos);
       if (nl == std::string_view::npos) break;
       on_line(data.substr(pos, nl - pos));
       pos = nl + 1;
     }
-    keep(data.substr(pos));
+    keep(data.substr(std::min(pos, data.size())));
   }
 
   /// End of stream: a last line without '\n' counts too (nc sends it).
@@ -42,11 +34,27 @@ class line_splitter {
     partial_.clear();
   }
 
- private:
+  /// If a partial line is carried, completes it from the start of `data`
+  /// and hands it on. Returns the offset in `data` where the next line
+  /// starts (data.size() + 1 if all of it went into the partial line).
+  template <typename OnLine>
+  std::size_t complete(std::string_view data, OnLine&& on_line) {
+    if (partial_.empty()) return 0;
+    auto nl = data.find('\n');
+    keep(data.substr(0, nl));
+    if (nl == std::string_view::npos) return data.size() + 1;
+    on_line(std::string_view(partial_));
+    partial_.clear();
+    return nl + 1;
+  }
+
+  /// Carries an unterminated fragment over to the next read.
   void keep(std::string_view fragment) {
     auto room = max_line_bytes + 1 - std::min(partial_.size(), max_line_bytes + 1);
     partial_.append(fragment.substr(0, room));
   }
+
+ private:
   std::string partial_;
 };
 

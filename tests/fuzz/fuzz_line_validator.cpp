@@ -2,6 +2,8 @@
 // line splitter and the validator. Any line the validator accepts must be
 // something carbon takes without dropping the connection, and must pass the
 // validator again unchanged (the canonical form is a fixed point).
+#include <charconv>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -36,6 +38,13 @@ bool valid_utf8_without_controls(std::string_view text) {
   return true;
 }
 
+bool finite_number(std::string_view text) {
+  if (!text.empty() && text.front() == '+') text.remove_prefix(1);
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return ec == std::errc{} && end == text.data() + text.size() && std::isfinite(value);
+}
+
 void check_line(std::string_view line, const line_rules& rules) {
   std::string out;
   auto verdict = validate_line(line, 1700000000, rules, out);
@@ -53,6 +62,10 @@ void check_line(std::string_view line, const line_rules& rules) {
   require(first != std::string_view::npos && first < last &&
           accepted.find(' ', first + 1) == last);
   require(valid_utf8_without_controls(accepted.substr(0, first)));
+  // Independent oracle for the numbers: whatever fast path accepted them,
+  // from_chars must read both as finite doubles.
+  require(finite_number(accepted.substr(first + 1, last - first - 1)));
+  require(finite_number(accepted.substr(last + 1)));
   std::string again;
   line_rules plain{rules.path, {}};
   require(validate_line(accepted, 0, plain, again) == line_verdict::ok);
