@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <initializer_list>
 #include <sstream>
@@ -163,6 +164,83 @@ exec_config read_exec_job(const toml::value& t) {
   return job;
 }
 
+template <typename Int>
+void read_integer_list(const toml::value& table, const std::string& section, const std::string& key,
+                       std::vector<Int>& out, std::int64_t min, std::int64_t max) {
+  const auto* v = find_key(table, key);
+  if (!v) return;
+  if (!v->is_array())
+    fail_at(*v, fmt::format("{} must be a list of integers", qualified(section, key)), "expected [1, 2]");
+  out.clear();
+  for (const auto& item : v->as_array()) {
+    if (!item.is_integer() || item.as_integer() < min || item.as_integer() > max)
+      fail_at(item, fmt::format("{} entries must be integers from {} to {}", qualified(section, key), min, max),
+              "here");
+    out.push_back(static_cast<Int>(item.as_integer()));
+  }
+}
+
+void read_string_list(const toml::value& table, const std::string& section, const std::string& key,
+                      std::vector<std::string>& out) {
+  const auto* v = find_key(table, key);
+  if (!v) return;
+  if (!v->is_array())
+    fail_at(*v, fmt::format("{} must be a list of strings", qualified(section, key)), "expected [\"a\"]");
+  out.clear();
+  for (const auto& item : v->as_array()) {
+    if (!item.is_string()) fail_at(item, fmt::format("{} entries must be strings", qualified(section, key)), "here");
+    out.push_back(item.as_string().str);
+  }
+}
+
+void read_collectors(const toml::value& t, collectors_config& c) {
+  check_keys(t, "collectors",
+             {"tcp_local_ports", "tcp_remote_ports", "tcp_listening_ports", "ephemeral", "ephemeral_top",
+              "udp", "sockstat", "netstat", "netstat_counters", "netstat_rates", "conntrack",
+              "conntrack_top_ports", "settings"});
+  read_integer_list(t, "collectors", "tcp_local_ports", c.tcp_local_ports, 1, 65535);
+  read_integer_list(t, "collectors", "tcp_remote_ports", c.tcp_remote_ports, 1, 65535);
+  read_bool(t, "collectors", "tcp_listening_ports", c.tcp_listening_ports);
+  read_bool(t, "collectors", "ephemeral", c.ephemeral);
+  read_integer(t, "collectors", "ephemeral_top", c.ephemeral_top, 0, 1000);
+  read_bool(t, "collectors", "udp", c.udp);
+  read_bool(t, "collectors", "sockstat", c.sockstat);
+  read_bool(t, "collectors", "netstat", c.netstat);
+  read_string_list(t, "collectors", "netstat_counters", c.netstat_counters);
+  for (const auto& name : c.netstat_counters) {
+    auto dot = name.find('.');
+    if (dot == std::string::npos || dot == 0 || dot + 1 == name.size() ||
+        sanitize_path_component(name.substr(0, dot)) != name.substr(0, dot) ||
+        sanitize_path_component(name.substr(dot + 1)) != name.substr(dot + 1))
+      fail_at(*find_key(t, "netstat_counters"),
+              fmt::format("collectors.netstat_counters: '{}' is not Group.Name", name),
+              "like \"TcpExt.TW\" or \"Tcp.ActiveOpens\"");
+  }
+  read_bool(t, "collectors", "netstat_rates", c.netstat_rates);
+  read_bool(t, "collectors", "conntrack", c.conntrack);
+  read_integer(t, "collectors", "conntrack_top_ports", c.conntrack_top_ports, 0, 1000);
+  read_bool(t, "collectors", "settings", c.settings);
+}
+
+void read_clock(const toml::value& t, clock_config& c) {
+  check_keys(t, "clock", {"not_before", "require_sync"});
+  if (const auto* v = find_key(t, "not_before")) {
+    if (v->is_local_date()) {
+      const auto& d = v->as_local_date();
+      std::tm tm{};
+      tm.tm_year = d.year - 1900;
+      tm.tm_mon = d.month;  // toml11's month is 0-based, like tm_mon
+      tm.tm_mday = d.day;
+      c.not_before = static_cast<std::int64_t>(::timegm(&tm));
+    } else if (v->is_integer() && v->as_integer() >= 0) {
+      c.not_before = v->as_integer();
+    } else {
+      fail_at(*v, "clock.not_before must be a date (2024-01-01) or Unix seconds", "here");
+    }
+  }
+  read_bool(t, "clock", "require_sync", c.require_sync);
+}
+
 const toml::value* section(const toml::value& root, const std::string& name) {
   const auto* v = find_key(root, name);
   if (v && !v->is_table()) fail_at(*v, fmt::format("[{}] must be a table", name), "here");
@@ -182,6 +260,8 @@ void check_at(const toml::value* table, const std::string& key, Check check) {
 }
 
 }  // namespace
+
+std::int64_t build_epoch() { return SOCKPUSH_BUILD_EPOCH; }
 
 milliseconds parse_seconds(std::string_view text, std::string_view what) {
   double s = 0;
@@ -222,7 +302,10 @@ config parse_config(std::string_view text, const std::string& origin) {
   } catch (const toml::exception& e) {
     throw config_error(e.what());
   }
-  check_keys(root, "", {"carbon", "collect", "buffer", "daemon", "log", "input", "listen", "exec"});
+  check_keys(root, "", {"carbon", "collect", "buffer", "daemon", "log", "input", "listen", "exec",
+                        "collectors", "clock"});
+  if (const auto* collectors = section(root, "collectors")) read_collectors(*collectors, cfg.collectors);
+  if (const auto* clock = section(root, "clock")) read_clock(*clock, cfg.clock);
 
   const auto* carbon = section(root, "carbon");
   if (carbon) {

@@ -10,7 +10,11 @@
 #include "sockpush/metric.hpp"
 #include "sockpush/schedule.hpp"
 #include "sockpush/stdout_writer.hpp"
+#include "sockpush/conntrack_collector.hpp"
+#include "sockpush/kernel_counters_collector.hpp"
+#include "sockpush/settings_collector.hpp"
 #include "sockpush/tcp_state_collector.hpp"
+#include "sockpush/udp_collector.hpp"
 
 namespace sockpush {
 namespace {
@@ -38,9 +42,20 @@ daemon::daemon(const config& cfg, bool once)
       signals_(io_, SIGTERM, SIGINT),
       round_timer_(io_),
       buffer_(cfg.buffer_max_bytes),
+      clock_(cfg.clock, cfg.buffer_max_bytes / 2),
       writer_(make_writer(io_, cfg_, buffer_)),
       intake_(buffer_, *writer_, {cfg.path_chars, {}}) {
-  collectors_.push_back(std::make_unique<tcp_state_collector>());
+  const auto& c = cfg_.collectors;
+  tcp_collector_options tcp{c.tcp_local_ports, c.tcp_remote_ports, c.tcp_listening_ports,
+                            c.ephemeral, c.ephemeral_top};
+  collectors_.push_back(std::make_unique<tcp_state_collector>(std::move(tcp)));
+  if (c.udp) collectors_.push_back(std::make_unique<udp_collector>());
+  if (c.sockstat) collectors_.push_back(std::make_unique<sockstat_collector>());
+  if (c.netstat)
+    collectors_.push_back(std::make_unique<netstat_collector>(
+        c.netstat_counters.empty() ? default_netstat_counters() : c.netstat_counters, c.netstat_rates));
+  if (c.conntrack) collectors_.push_back(std::make_unique<conntrack_collector>(c.conntrack_top_ports));
+  if (c.settings) collectors_.push_back(std::make_unique<settings_collector>());
   collector_errors_.resize(collectors_.size());
   // Listeners bind here, so a taken port fails the start with a clear error.
   for (const auto& l : cfg_.listeners) listeners_.push_back(std::make_unique<listener>(io_, l, intake_));
@@ -64,8 +79,15 @@ void daemon::begin_shutdown(const char* why) {
 }
 
 void daemon::collect_round(std::int64_t timestamp) {
+  const auto wall_now = static_cast<std::int64_t>(system_clock::to_time_t(system_clock::now()));
+  // --once must send its one round now; holding it would send nothing.
+  const bool clock_trusted = once_ || clock_.trusted(wall_now);
+  if (!clock_trusted && !clock_.holding())
+    spdlog::warn("the system clock reads {}, before {} (clock.not_before{}): holding rounds until "
+                 "it is set, then sending them with corrected timestamps",
+                 wall_now, cfg_.clock.not_before, cfg_.clock.require_sync ? " or not synchronised" : "");
   round_text_.clear();
-  round_lines out(round_text_, prefix_, timestamp);
+  round_lines out(round_text_, prefix_, clock_trusted ? timestamp : 0);
   for (std::size_t i = 0; i < collectors_.size(); ++i) {
     auto& c = *collectors_[i];
     try {
@@ -80,6 +102,16 @@ void daemon::collect_round(std::int64_t timestamp) {
     }
   }
   add_self_metrics(out);
+  if (!clock_trusted) {
+    clock_.hold(round_text_, std::chrono::steady_clock::now());
+    return;
+  }
+  if (clock_.holding()) {
+    std::string released;
+    auto rounds = clock_.release(released, wall_now, std::chrono::steady_clock::now(), cfg_.interval);
+    spdlog::info("the system clock is set: sending {} held rounds with corrected timestamps", rounds);
+    buffer_.push(released);
+  }
   buffer_.push(round_text_);
   writer_->wake();
 }

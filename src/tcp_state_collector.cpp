@@ -1,200 +1,146 @@
 #include "sockpush/tcp_state_collector.hpp"
 
-#include <fcntl.h>
-#include <linux/inet_diag.h>
-#include <linux/netlink.h>
-#include <linux/sock_diag.h>
+#include <arpa/inet.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cerrno>
 #include <cstring>
-#include <string>
 #include <system_error>
+
+#include "sockpush/metric.hpp"
 
 namespace sockpush {
 namespace {
 
-/// The kernel hands out at most ~32 KiB per dump datagram; more is wasted.
-constexpr std::size_t recv_buffer_bytes = 32 * 1024;
-constexpr std::size_t proc_read_bytes = 64 * 1024;
+constexpr std::uint8_t tcp_listen = 10;
 
-/// States 1..11. Never ~0: kernels from 6.8 add bound-only sockets as bit 13.
-constexpr std::uint32_t all_tcp_states = 0xFFEU;
-
-std::string tcp_metric_name(std::size_t state) {
-  return "tcp.states." + std::string(tcp_state_names[state]);
+void add_port_states(round_lines& out, std::string_view kind, std::uint16_t port,
+                     const tcp_state_counts& counts) {
+  for (std::size_t state = 1; state < tcp_state_count; ++state)
+    out.add(fmt::format("tcp.{}.{}.{}", kind, port, tcp_state_names[state]), counts[state]);
 }
 
 }  // namespace
 
-namespace detail {
-
-dump_progress count_sock_diag_datagram(std::span<const std::byte> datagram,
-                                       tcp_state_counts& counts) {
-  dump_progress progress;
-  const auto* data = datagram.data();
-  std::size_t left = datagram.size();
-  while (left >= sizeof(nlmsghdr)) {
-    nlmsghdr header;
-    std::memcpy(&header, data, sizeof header);
-    if (header.nlmsg_len < sizeof(nlmsghdr) || header.nlmsg_len > left) break;
-    if (header.nlmsg_type == NLMSG_DONE) {
-      progress.done = true;
-      break;
-    }
-    if (header.nlmsg_type == NLMSG_ERROR) {
-      nlmsgerr err{};
-      if (header.nlmsg_len >= NLMSG_LENGTH(sizeof err))
-        std::memcpy(&err, data + NLMSG_HDRLEN, sizeof err);
-      progress.error = err.error < 0 ? -err.error : EPROTO;
-      progress.done = true;
-      break;
-    }
-    if (header.nlmsg_type == SOCK_DIAG_BY_FAMILY &&
-        header.nlmsg_len >= NLMSG_LENGTH(sizeof(inet_diag_msg))) {
-      // The state is the second byte of inet_diag_msg; read just that.
-      std::uint8_t state = 0;
-      std::memcpy(&state, data + NLMSG_HDRLEN + offsetof(inet_diag_msg, idiag_state), 1);
-      if (state < counts.size()) ++counts[state];
-    }
-    const auto step = NLMSG_ALIGN(header.nlmsg_len);
-    if (step >= left) break;
-    data += step;
-    left -= step;
-  }
-  return progress;
+std::string destination_usage::metric_name() const {
+  char text[INET6_ADDRSTRLEN] = {};
+  ::inet_ntop(family, address.data(), text, sizeof text);
+  return sanitize_path_component(fmt::format("{}_{}", text, port));
 }
 
-void count_proc_net_tcp_lines(std::string_view text, tcp_state_counts& counts) {
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    auto end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    auto line = text.substr(pos, end - pos);
-    pos = end + 1;
-    // "  12: 0100007F:0CEA 00000000:0000 0A ...": the 4th field is the state in hex.
-    std::size_t field = 0;
-    std::size_t i = 0;
-    std::string_view token;
-    while (field < 4 && i < line.size()) {
-      while (i < line.size() && line[i] == ' ') ++i;
-      auto start = i;
-      while (i < line.size() && line[i] != ' ') ++i;
-      token = line.substr(start, i - start);
-      ++field;
-    }
-    if (field != 4 || token.size() != 2) continue;  // header or damaged line
-    unsigned state = 0;
-    bool ok = true;
-    for (char c : token) {
-      state <<= 4;
-      if (c >= '0' && c <= '9') state |= static_cast<unsigned>(c - '0');
-      else if (c >= 'A' && c <= 'F') state |= static_cast<unsigned>(c - 'A' + 10);
-      else ok = false;
-    }
-    if (ok && state < counts.size()) ++counts[state];
-  }
+std::size_t tcp_state_collector::destination_hash::operator()(const destination_key& k) const {
+  // FNV-1a over the key's bytes: cheap, and good enough for addresses.
+  std::uint64_t h = 1469598103934665603ULL;
+  auto mix = [&h](std::uint8_t byte) { h = (h ^ byte) * 1099511628211ULL; };
+  for (auto b : k.address) mix(b);
+  mix(static_cast<std::uint8_t>(k.port));
+  mix(static_cast<std::uint8_t>(k.port >> 8));
+  mix(k.family);
+  return static_cast<std::size_t>(h);
 }
 
-}  // namespace detail
-
-tcp_state_collector::tcp_state_collector(bool force_proc) {
-  if (!force_proc) {
-    netlink_fd_ = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-    if (netlink_fd_ < 0)
-      spdlog::info("sock_diag netlink unavailable ({}); counting TCP states from /proc/net/tcp",
-                   std::strerror(errno));
-  }
-  if (netlink_fd_ >= 0) {
-    recv_buffer_.resize(recv_buffer_bytes);
-  } else {
+tcp_state_collector::tcp_state_collector(tcp_collector_options options, bool force_proc)
+    : options_(std::move(options)) {
+  for (auto p : options_.local_ports) tracked_local_.set(p);
+  for (auto p : options_.remote_ports) tracked_remote_.set(p);
+  if (force_proc || !netlink_.available()) {
+    if (!force_proc)
+      spdlog::info("sock_diag netlink unavailable ({}); counting TCP sockets from /proc/net/tcp",
+                   netlink_.open_error());
     method_ = method::proc;
   }
 }
 
-tcp_state_collector::~tcp_state_collector() {
-  if (netlink_fd_ >= 0) ::close(netlink_fd_);
-}
-
-bool tcp_state_collector::dump_sock_diag(std::uint8_t family, tcp_state_counts& counts) {
-  struct {
-    nlmsghdr header;
-    inet_diag_req_v2 request;
-  } message{};
-  message.header.nlmsg_len = sizeof message;
-  message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  message.request.sdiag_family = family;
-  message.request.sdiag_protocol = IPPROTO_TCP;
-  message.request.idiag_states = all_tcp_states;
-
-  sockaddr_nl kernel{};
-  kernel.nl_family = AF_NETLINK;
-  if (::sendto(netlink_fd_, &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel),
-               sizeof kernel) < 0)
-    return false;
-  for (;;) {
-    auto got = ::recv(netlink_fd_, recv_buffer_.data(), recv_buffer_.size(), 0);
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    auto progress = detail::count_sock_diag_datagram(
-        std::span(recv_buffer_.data(), static_cast<std::size_t>(got)), counts);
-    if (progress.error != 0) {
-      // No IPv6 in this kernel is not a failure: there are no such sockets.
-      if (progress.error == ENOENT || progress.error == EAFNOSUPPORT) return true;
-      errno = progress.error;
-      return false;
-    }
-    if (progress.done || got == 0) return true;
+void tcp_state_collector::visit(const socket_record& s) {
+  if (s.state >= tcp_state_count) return;
+  ++states_[s.state];
+  // Both the dump and /proc list listening sockets before connections, so
+  // by the time a connection comes, its local port is known to be a
+  // server's if it is one.
+  if (s.state == tcp_listen) listening_.set(s.local_port);
+  if (tracked_local_[s.local_port]) ++local_counts_[s.local_port][s.state];
+  if (tracked_remote_[s.remote_port]) ++remote_counts_[s.remote_port][s.state];
+  const bool from_ephemeral_range = ephemeral_ && ephemeral_->range.contains(s.local_port);
+  if (options_.listening_ports && !from_ephemeral_range && !tracked_local_[s.local_port])
+    ++server_port_counts_[s.local_port][s.state];
+  // A server listening on a port inside the range (a test sink on port 0)
+  // did not take its connections' local ports from the range.
+  if (options_.ephemeral && from_ephemeral_range && !listening_[s.local_port] &&
+      ephemeral_->usable(s.local_port)) {
+    destination_key key{s.remote_address, s.remote_port, s.family};
+    ++destinations_[key];
   }
 }
 
-void tcp_state_collector::count_proc(const char* path, tcp_state_counts& counts) {
-  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return;  // no IPv6
-    throw std::system_error(errno, std::generic_category(), path);
-  }
-  // Large reads: the kernel restarts its table walk on every read().
-  proc_carry_.clear();
-  std::string chunk(proc_read_bytes, '\0');
-  for (;;) {
-    auto got = ::read(fd, chunk.data(), chunk.size());
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) break;
-    proc_carry_.append(chunk.data(), static_cast<std::size_t>(got));
-    auto last = proc_carry_.rfind('\n');
-    if (last == std::string::npos) continue;
-    detail::count_proc_net_tcp_lines(std::string_view(proc_carry_).substr(0, last + 1), counts);
-    proc_carry_.erase(0, last + 1);
-  }
-  detail::count_proc_net_tcp_lines(proc_carry_, counts);
-  ::close(fd);
-}
+void tcp_state_collector::scan() {
+  states_ = {};
+  listening_.reset();
+  for (auto p : options_.local_ports) local_counts_[p] = {};
+  for (auto p : options_.remote_ports) remote_counts_[p] = {};
+  server_port_counts_.clear();
+  destinations_.clear();  // keeps its buckets: no rehashing round after round
+  // Read every round: someone may widen the range to fight exhaustion.
+  if (options_.ephemeral || options_.listening_ports) ephemeral_ = read_ephemeral_ports();
 
-tcp_state_counts tcp_state_collector::count() {
-  tcp_state_counts counts{};
+  socket_visitor visitor = [this](const socket_record& s) { visit(s); };
   if (method_ == method::sock_diag) {
-    if (dump_sock_diag(AF_INET, counts) && dump_sock_diag(AF_INET6, counts)) return counts;
-    spdlog::warn("sock_diag dump failed ({}); counting TCP states from /proc/net/tcp from now on",
-                 std::strerror(errno));
+    bool ok = netlink_.dump(AF_INET, IPPROTO_TCP, all_socket_states, visitor);
+    if (ok && !netlink_.last_unsupported() &&
+        netlink_.dump(AF_INET6, IPPROTO_TCP, all_socket_states, visitor))
+      return;
+    if (ok)
+      spdlog::info("no tcp_diag in this kernel; counting TCP sockets from /proc/net/tcp");
+    else
+      spdlog::warn("sock_diag dump failed ({}); counting TCP sockets from /proc/net/tcp from now on",
+                   std::strerror(errno));
     method_ = method::proc;
-    counts = {};
+    scan();
+    return;
   }
-  count_proc("/proc/net/tcp", counts);
-  count_proc("/proc/net/tcp6", counts);
-  return counts;
+  read_proc_net("/proc/net/tcp", AF_INET, visitor);
+  read_proc_net("/proc/net/tcp6", AF_INET6, visitor);
+}
+
+std::vector<destination_usage> tcp_state_collector::busiest_destinations() const {
+  std::vector<destination_usage> all;
+  all.reserve(destinations_.size());
+  for (const auto& [key, used] : destinations_)
+    all.push_back({key.family, key.address, key.port, used});
+  auto top = std::min(options_.ephemeral_top, all.size());
+  std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(top), all.end(),
+                    [](const auto& a, const auto& b) { return a.used > b.used; });
+  all.resize(top);
+  return all;
 }
 
 void tcp_state_collector::collect(round_lines& out) {
-  const auto counts = count();
+  scan();
   for (std::size_t state = 1; state < tcp_state_count; ++state)
-    out.add(tcp_metric_name(state), counts[state]);
+    out.add(fmt::format("tcp.states.{}", tcp_state_names[state]), states_[state]);
+  for (const auto& [port, counts] : local_counts_) add_port_states(out, "local_port", port, counts);
+  for (const auto& [port, counts] : remote_counts_) add_port_states(out, "remote_port", port, counts);
+  if (options_.listening_ports) {
+    std::map<std::uint16_t, const tcp_state_counts*> listening;  // sorted output
+    for (const auto& [port, counts] : server_port_counts_)
+      if (counts[tcp_listen] > 0) listening[port] = &counts;
+    for (const auto& [port, counts] : listening) add_port_states(out, "local_port", port, *counts);
+  }
+  if (options_.ephemeral && ephemeral_) {
+    const auto range_size = ephemeral_->size();
+    std::uint64_t max_used = 0;
+    for (const auto& [key, used] : destinations_) max_used = std::max(max_used, used);
+    out.add("tcp.ephemeral.range_size", static_cast<std::uint64_t>(range_size));
+    out.add("tcp.ephemeral.max_used", max_used);
+    const double percent = range_size == 0 ? 0.0 : 100.0 * static_cast<double>(max_used) / range_size;
+    out.add("tcp.ephemeral.max_used_percent", std::round(percent * 100.0) / 100.0);
+    for (const auto& d : busiest_destinations())
+      out.add(fmt::format("tcp.ephemeral.destinations.{}.used", d.metric_name()), d.used);
+  }
 }
 
 }  // namespace sockpush

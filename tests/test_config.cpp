@@ -22,6 +22,57 @@ TEST_CASE("the documented sample config loads and matches the built-in defaults"
   CHECK(cfg.buffer_max_bytes == defaults.buffer_max_bytes);
   CHECK(cfg.shutdown_timeout == defaults.shutdown_timeout);
   CHECK(cfg.log_level == defaults.log_level);
+  CHECK(cfg.path_chars == defaults.path_chars);
+  CHECK(cfg.listeners.empty());  // the sample's [[listen]] and [[exec]] are comments
+  CHECK(cfg.exec_jobs.empty());
+  CHECK(cfg.collectors.ephemeral == defaults.collectors.ephemeral);
+  CHECK(cfg.collectors.ephemeral_top == defaults.collectors.ephemeral_top);
+  CHECK(cfg.collectors.netstat_rates == defaults.collectors.netstat_rates);
+  CHECK(cfg.collectors.conntrack_top_ports == defaults.collectors.conntrack_top_ports);
+  CHECK(cfg.collectors.netstat_counters.empty());
+  CHECK(cfg.clock.not_before == defaults.clock.not_before);
+  CHECK(cfg.clock.require_sync == defaults.clock.require_sync);
+}
+
+TEST_CASE("collectors, clock, listeners and exec jobs are read") {
+  auto cfg = parse_config(R"(
+[collectors]
+tcp_local_ports = [22, 2003]
+tcp_remote_ports = [443]
+tcp_listening_ports = true
+ephemeral_top = 3
+netstat_counters = ["TcpExt.TW"]
+netstat_rates = true
+conntrack = false
+[clock]
+not_before = 2024-03-01
+require_sync = true
+[input]
+path_chars = "sanitize"
+[[listen]]
+address = "udp://127.0.0.1:2013"
+[[exec]]
+command = ["/usr/bin/probe", "-x"]
+timeout = 2
+)",
+                          "test.toml");
+  CHECK(cfg.collectors.tcp_local_ports == std::vector<std::uint16_t>{22, 2003});
+  CHECK(cfg.collectors.tcp_remote_ports == std::vector<std::uint16_t>{443});
+  CHECK(cfg.collectors.tcp_listening_ports);
+  CHECK(cfg.collectors.ephemeral_top == 3);
+  CHECK(cfg.collectors.netstat_counters == std::vector<std::string>{"TcpExt.TW"});
+  CHECK(cfg.collectors.netstat_rates);
+  CHECK_FALSE(cfg.collectors.conntrack);
+  CHECK(cfg.clock.not_before == 1709251200);  // 2024-03-01T00:00:00Z
+  CHECK(cfg.clock.require_sync);
+  CHECK(cfg.path_chars == path_policy::sanitise);
+  REQUIRE(cfg.listeners.size() == 1);
+  CHECK(cfg.listeners[0].max_clients == 64);
+  REQUIRE(cfg.exec_jobs.size() == 1);
+  CHECK(cfg.exec_jobs[0].name == "probe");
+  CHECK(cfg.exec_jobs[0].timeout == 2000ms);
+  CHECK(config{}.clock.not_before == build_epoch());
+  CHECK(build_epoch() > 1700000000);
 }
 
 TEST_CASE("config values are read with their units") {
@@ -80,6 +131,15 @@ TEST_CASE("config errors name the file, the line and the key") {
   CHECK(error_for("carbon = 3\n").find("[carbon] must be a table") != std::string::npos);
   CHECK(error_for("[carbon]\nreconnect_min = 5\nreconnect_max = 1\n").find("reconnect_max") !=
         std::string::npos);
+  CHECK(error_for("[collectors]\ntcp_local_ports = [0]\n").find("tcp_local_ports") != std::string::npos);
+  CHECK(error_for("[collectors]\nnetstat_counters = [\"TW\"]\n").find("Group.Name") != std::string::npos);
+  CHECK(error_for("[clock]\nnot_before = \"soon\"\n").find("clock.not_before") != std::string::npos);
+  CHECK(error_for("[input]\npath_chars = \"fix\"\n").find("input.path_chars") != std::string::npos);
+  CHECK(error_for("[[exec]]\ncommand = []\n").find("non-empty array") != std::string::npos);
+  CHECK(error_for("[[exec]]\ncommand = [\"a\"]\n[[exec]]\ncommand = [\"a\"]\n").find("two [[exec]] jobs") !=
+        std::string::npos);
+  CHECK(error_for("[[listen]]\naddress = \"ftp://x:1\"\n").find("unknown scheme") != std::string::npos);
+  CHECK(error_for("[[listen]]\nmax_clients = 3\n").find("needs an address") != std::string::npos);
 }
 
 TEST_CASE("a missing config file is a clear error") {

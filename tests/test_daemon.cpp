@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <ctime>
 
 #include "support/process.hpp"
 
@@ -11,12 +12,23 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr std::size_t lines_per_round = 15;
+/// Rounds of one size all run long: no per-destination lines, whose number
+/// follows what else the machine is doing.
+const std::string fixed_size_rounds = "[collectors]\nephemeral_top = 0\nconntrack_top_ports = 0\n";
 
-std::string config_file(const test::temp_dir& dir, const std::string& extra) {
+std::string config_file(const test::temp_dir& dir, const std::string& extra = {}) {
   auto path = dir / "sockpush.toml";
-  test::write_file(path, extra);
+  test::write_file(path, fixed_size_rounds + extra);
   return path;
+}
+
+/// Lines in the first round of `data`: up to its last line, the reconnects
+/// self-metric (timestamps are whole seconds, so rounds at 0.2 s share them).
+std::size_t round_size(const std::string& data) {
+  auto lines = test::split_lines(data);
+  for (std::size_t n = 0; n < lines.size(); ++n)
+    if (lines[n].find(".sockpush.reconnects ") != std::string::npos) return n + 1;
+  return 0;
 }
 
 /// Every consecutive timestamp one second apart: no round missing, none twice.
@@ -31,8 +43,8 @@ void check_consecutive_seconds(const std::vector<long long>& ts) {
 TEST_CASE("daemon: 30 rounds at --interval 0.2 use exactly one connection, every round arrives") {
   test::temp_dir dir;
   test::line_sink sink(dir / "sink");
-  test::child daemon({SOCKPUSH_BINARY, "--carbon", "127.0.0.1:" + std::to_string(sink.port()),
-                      "--interval", "0.2", "--prefix", "t"},
+  test::child daemon({SOCKPUSH_BINARY, "-c", config_file(dir), "--carbon",
+                      "127.0.0.1:" + std::to_string(sink.port()), "--interval", "0.2", "--prefix", "t"},
                      {}, dir / "log");
   REQUIRE(test::wait_until(
       [&] { return test::metric(sink.data(), ".tcp.states.established").values.size() >= 30; }, 20000ms));
@@ -45,9 +57,11 @@ TEST_CASE("daemon: 30 rounds at --interval 0.2 use exactly one connection, every
                               << ", connections accepted: " << sink.connections());
   CHECK(sink.connections() == 1);
   CHECK(rounds.values.size() >= 30);
+  const auto lines_per_round = round_size(data);
+  CHECK(lines_per_round >= 15);
   CHECK(test::split_lines(data).size() == rounds.values.size() * lines_per_round);
   // Round k reports the lines of rounds 0..k-1 as sent: a missing or repeated
-  // round would break the sequence 0, 15, 30, ...
+  // round would break the sequence 0, n, 2n, ...
   for (std::size_t k = 0; k < rounds.values.size(); ++k)
     CHECK(rounds.values[k] == static_cast<long long>(k * lines_per_round));
   for (const auto& reconnects : test::metric(data, ".sockpush.reconnects").values) CHECK(reconnects == 0);
@@ -119,7 +133,7 @@ TEST_CASE("daemon: carbon absent at start, ~0 CPU while waiting, buffered rounds
   auto buffered = test::metric(sink.data(), ".sockpush.buffered_lines").values;
   CHECK(buffered.front() == 0);
   CHECK(*std::max_element(buffered.begin(), buffered.end()) >=
-        static_cast<long long>(3 * lines_per_round));
+        static_cast<long long>(3 * round_size(sink.data())));
 }
 
 TEST_CASE("daemon: --once exits 1 when carbon cannot be reached within shutdown_timeout") {
@@ -135,12 +149,42 @@ TEST_CASE("daemon: --once exits 1 when carbon cannot be reached within shutdown_
 TEST_CASE("daemon: --once delivers one round over one connection and exits 0") {
   test::temp_dir dir;
   test::line_sink sink(dir / "sink");
-  test::child once({SOCKPUSH_BINARY, "--carbon", "127.0.0.1:" + std::to_string(sink.port()),
-                    "--once"},
+  test::child once({SOCKPUSH_BINARY, "-c", config_file(dir), "--carbon",
+                    "127.0.0.1:" + std::to_string(sink.port()), "--once"},
                    {}, dir / "log");
   CHECK(once.wait(10000ms) == 0);
-  // Exit 0 means the sink's kernel acknowledged it; the sink may still be reading.
-  CHECK(test::wait_until([&] { return test::split_lines(sink.data()).size() == lines_per_round; },
+  // Exit 0 means the sink's kernel acknowledged it; the sink may still be
+  // reading. The round ends with the self-metrics.
+  CHECK(test::wait_until([&] { return !test::metric(sink.data(), ".sockpush.reconnects").values.empty(); },
                          5000ms));
+  CHECK(test::split_lines(sink.data()).size() == round_size(sink.data()));
   CHECK(sink.connections() == 1);
+}
+
+TEST_CASE("daemon: rounds collected before clock.not_before are held, then sent with corrected "
+          "timestamps") {
+  test::temp_dir dir;
+  test::line_sink sink(dir / "sink");
+  // The clock "becomes right" 3 s from now: what a router sees when NTP
+  // finally answers, without changing this machine's clock.
+  const auto trusted_from = static_cast<long long>(std::time(nullptr)) + 3;
+  auto cfg = config_file(dir, "[clock]\nnot_before = " + std::to_string(trusted_from) + "\n");
+  test::child daemon({SOCKPUSH_BINARY, "-c", cfg, "--carbon",
+                      "127.0.0.1:" + std::to_string(sink.port()), "--interval", "1", "--prefix", "t"},
+                     {}, dir / "log");
+  test::sleep_ms(2000);
+  CHECK(test::metric(sink.data(), ".tcp.states.established").values.empty());  // held, not sent
+  REQUIRE(test::wait_until(
+      [&] { return test::metric(sink.data(), ".tcp.states.established").values.size() >= 6; },
+      15000ms));
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(10000ms) == 0);
+  auto ts = test::metric(sink.data(), ".tcp.states.established").timestamps;
+  MESSAGE("timestamps " << ts.front() << ".." << ts.back() << ", clock trusted from "
+                        << trusted_from);
+  check_consecutive_seconds(ts);
+  CHECK(ts.front() < trusted_from);  // the held rounds, re-stamped into the past
+  auto log = test::read_file(dir / "log");
+  CHECK(log.find("holding rounds") != std::string::npos);
+  CHECK(log.find("held rounds with corrected timestamps") != std::string::npos);
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sockpush/asio.hpp"
+#include "sockpush/clock_hold.hpp"
 #include "sockpush/collector.hpp"
 #include "sockpush/config.hpp"
 #include "sockpush/exec_job.hpp"
@@ -41,6 +42,7 @@ class daemon {
   asio::signal_set signals_;
   asio::steady_timer round_timer_;
   line_buffer buffer_;
+  clock_hold clock_;
   std::unique_ptr<line_writer> writer_;
   line_intake intake_;
   std::vector<std::unique_ptr<listener>> listeners_;

@@ -1,20 +1,26 @@
-// Counts TCP sockets per state in the host's network namespace.
-//
-// Primary source: NETLINK_SOCK_DIAG dumps (one for AF_INET, one for
-// AF_INET6) into one reused receive buffer, counting each message's state
-// byte: no per-socket allocation, no text parsing. Fallback when netlink is
-// unavailable (kernel without inet_diag): /proc/net/tcp and tcp6.
+// TCP sockets in the host's network namespace, from one sock_diag dump per
+// address family per round (/proc/net/tcp{,6} without netlink):
+//   - counts per state;
+//   - per-port counts for configured local and remote ports, and optionally
+//     for every listening port;
+//   - ephemeral-port pressure per destination: for each remote address and
+//     port, the sockets whose local port came from the ephemeral range, in
+//     any state. connect() to that destination fails with EADDRNOTAVAIL
+//     once it reaches the range size, which is what the nc loops hit.
 #pragma once
 
 #include <array>
+#include <bitset>
 #include <cstddef>
 #include <cstdint>
-#include <span>
-#include <string>
-#include <string_view>
+#include <map>
+#include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include "sockpush/collector.hpp"
+#include "sockpush/proc_files.hpp"
+#include "sockpush/sock_diag.hpp"
 
 namespace sockpush {
 
@@ -27,49 +33,77 @@ inline constexpr std::array<std::string_view, tcp_state_count> tcp_state_names =
     "",          "established", "syn_sent", "syn_recv",   "fin_wait1", "fin_wait2",
     "time_wait", "close",       "close_wait", "last_ack", "listen",    "closing"};
 
+struct tcp_collector_options {
+  std::vector<std::uint16_t> local_ports;   ///< like collectd tcpconns LocalPort
+  std::vector<std::uint16_t> remote_ports;  ///< like collectd tcpconns RemotePort
+  bool listening_ports = false;             ///< also every port with a listener
+  bool ephemeral = true;                    ///< per-destination port pressure
+  std::size_t ephemeral_top = 5;            ///< destinations reported by name
+};
+
+/// One destination's use of the ephemeral range.
+struct destination_usage {
+  std::uint8_t family = 0;
+  std::array<std::uint8_t, 16> address{};
+  std::uint16_t port = 0;
+  std::uint64_t used = 0;
+  /// "10_0_0_2_2003", "2001_db8__1_2003": one path component.
+  std::string metric_name() const;
+};
+
 class tcp_state_collector final : public collector {
  public:
   enum class method { sock_diag, proc };
 
   /// Tries netlink first; `force_proc` skips it (tests of the fallback).
-  explicit tcp_state_collector(bool force_proc = false);
-  ~tcp_state_collector() override;
-  tcp_state_collector(const tcp_state_collector&) = delete;
-  tcp_state_collector& operator=(const tcp_state_collector&) = delete;
+  explicit tcp_state_collector(tcp_collector_options options = {}, bool force_proc = false);
 
-  /// Counts all states now. Throws std::system_error if neither source works.
-  tcp_state_counts count();
+  /// Walks the socket tables once. Throws std::system_error if neither
+  /// source works.
+  void scan();
+  /// Results of the last scan().
+  const tcp_state_counts& states() const { return states_; }
+  const std::map<std::uint16_t, tcp_state_counts>& local_ports() const { return local_counts_; }
+  const std::map<std::uint16_t, tcp_state_counts>& remote_ports() const { return remote_counts_; }
+  /// Destinations by descending use (at most ephemeral_top), and the range.
+  std::vector<destination_usage> busiest_destinations() const;
+  const std::optional<ephemeral_ports>& ephemeral_range() const { return ephemeral_; }
+
+  /// scan() and the state counts (tests and the --once comparison).
+  tcp_state_counts count() {
+    scan();
+    return states_;
+  }
 
   void collect(round_lines& out) override;
-  std::string_view name() const override { return "tcp_states"; }
+  std::string_view name() const override { return "tcp"; }
 
   method source() const { return method_; }
 
  private:
-  bool dump_sock_diag(std::uint8_t family, tcp_state_counts& counts);
-  void count_proc(const char* path, tcp_state_counts& counts);
+  void visit(const socket_record& s);
 
-  int netlink_fd_ = -1;
+  struct destination_key {
+    std::array<std::uint8_t, 16> address;
+    std::uint16_t port;
+    std::uint8_t family;
+    bool operator==(const destination_key&) const = default;
+  };
+  struct destination_hash {
+    std::size_t operator()(const destination_key& k) const;
+  };
+
+  tcp_collector_options options_;
+  sock_diag_socket netlink_;
   method method_ = method::sock_diag;
-  std::vector<std::byte> recv_buffer_;
-  std::string proc_carry_;
+  std::bitset<65536> tracked_local_, tracked_remote_, listening_;
+  tcp_state_counts states_{};
+  std::map<std::uint16_t, tcp_state_counts> local_counts_, remote_counts_;
+  /// Every local port outside the ephemeral range (server side), kept only
+  /// with listening_ports to find the ports that have a listener.
+  std::unordered_map<std::uint16_t, tcp_state_counts> server_port_counts_;
+  std::optional<ephemeral_ports> ephemeral_;
+  std::unordered_map<destination_key, std::uint64_t, destination_hash> destinations_;
 };
 
-namespace detail {
-
-/// Result of feeding one recv() worth of netlink dump messages.
-struct dump_progress {
-  bool done = false;  ///< NLMSG_DONE seen.
-  int error = 0;      ///< errno from an NLMSG_ERROR, 0 if none.
-};
-
-/// Counts the inet_diag_msg states in one netlink datagram.
-dump_progress count_sock_diag_datagram(std::span<const std::byte> datagram,
-                                       tcp_state_counts& counts);
-
-/// Counts states in complete lines of /proc/net/tcp{,6} text (header line
-/// skipped; lines that do not parse are ignored).
-void count_proc_net_tcp_lines(std::string_view complete_lines, tcp_state_counts& counts);
-
-}  // namespace detail
 }  // namespace sockpush
