@@ -365,8 +365,9 @@ config parse_config(std::string_view text, const std::string& origin) {
   });
   const auto* log = section(root, "log");
   if (log) {
-    check_keys(*log, "log", {"level"});
+    check_keys(*log, "log", {"level", "target"});
     read_string(*log, "log", "level", cfg.log_level);
+    read_string(*log, "log", "target", cfg.log_target);
   }
 
   // Whole-value checks, reported at the offending key when it came from the file.
@@ -384,6 +385,10 @@ config parse_config(std::string_view text, const std::string& origin) {
     config only;
     only.carbon = cfg.carbon;
     validate(only);
+  });
+  check_at(log, "target", [&] {
+    if (cfg.log_target != "stderr" && cfg.log_target != "syslog")
+      throw config_error(fmt::format("log.target '{}' is not stderr or syslog", cfg.log_target));
   });
   check_at(log, "level", [&] {
     config only;

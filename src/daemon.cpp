@@ -35,12 +35,14 @@ std::unique_ptr<line_writer> make_writer(asio::io_context& io, const config& cfg
 
 }  // namespace
 
-daemon::daemon(const config& cfg, bool once)
+daemon::daemon(const config& cfg, bool once, config_source reload, std::string carried_lines)
     : cfg_(cfg),
       once_(once),
+      reload_(std::move(reload)),
       prefix_(expand_prefix(cfg.prefix, short_hostname())),
-      signals_(io_, SIGTERM, SIGINT),
+      signals_(io_, SIGTERM, SIGINT, SIGHUP),
       round_timer_(io_),
+      watchdog_timer_(io_),
       buffer_(cfg.buffer_max_bytes),
       clock_(cfg.clock, cfg.buffer_max_bytes / 2),
       writer_(make_writer(io_, cfg_, buffer_)),
@@ -57,6 +59,7 @@ daemon::daemon(const config& cfg, bool once)
   if (c.conntrack) collectors_.push_back(std::make_unique<conntrack_collector>(c.conntrack_top_ports));
   if (c.settings) collectors_.push_back(std::make_unique<settings_collector>());
   collector_errors_.resize(collectors_.size());
+  if (!carried_lines.empty()) buffer_.push(carried_lines);
   // Listeners bind here, so a taken port fails the start with a clear error.
   for (const auto& l : cfg_.listeners) listeners_.push_back(std::make_unique<listener>(io_, l, intake_));
   for (const auto& job : cfg_.exec_jobs)
@@ -69,6 +72,8 @@ void daemon::begin_shutdown(const char* why) {
   if (stopping_) return;
   stopping_ = true;
   round_timer_.cancel();
+  watchdog_timer_.cancel();
+  if (!next_config_) notifier_.stopping();  // a reload said RELOADING=1 instead
   // Sources stop first: what they already accepted is in the buffer and
   // goes out with the rest.
   for (auto& l : listeners_) l->stop();
@@ -154,25 +159,73 @@ asio::awaitable<void> daemon::run_rounds() {
     co_return;
   }
   interval_schedule schedule(cfg_.interval);
+  bool first_round = true;
   while (!stopping_) {
     round_timer_.expires_after(schedule.wait());
     error_code ec;
     co_await round_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (stopping_) break;
     collect_round(schedule.due());
+    if (first_round) {
+      // Type=notify: "started" means the first round is in the buffer.
+      notifier_.ready();
+      first_round = false;
+    }
     if (schedule.advance() > 0) spdlog::debug("collection round late; skipped to the next interval boundary");
   }
 }
 
-int daemon::run() {
+asio::awaitable<void> daemon::ping_watchdog() {
+  // From the event loop itself: if the loop stalls, the pings stop and
+  // systemd restarts the service.
+  while (!stopping_) {
+    notifier_.watchdog();
+    watchdog_timer_.expires_after(*notifier_.watchdog_interval());
+    error_code ec;
+    co_await watchdog_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+void daemon::wait_for_signal() {
   signals_.async_wait([this](const error_code& ec, int signal) {
-    if (ec) return;
-    begin_shutdown(signal == SIGTERM ? "SIGTERM" : "SIGINT");
-    // A second signal while flushing means "now".
-    signals_.async_wait([this](const error_code& again, int) {
-      if (!again) io_.stop();
-    });
+    if (!ec) on_signal(signal);
   });
+}
+
+void daemon::on_signal(int signal) {
+  if (stopping_) {
+    // A second SIGTERM/SIGINT while flushing means "now".
+    if (signal != SIGHUP) {
+      io_.stop();
+      return;
+    }
+  } else if (signal == SIGHUP) {
+    if (!reload_) {
+      spdlog::warn("SIGHUP ignored: there is no configuration file to read again");
+    } else {
+      try {
+        next_config_ = reload_();
+        notifier_.reloading();
+        begin_shutdown("SIGHUP: reloading the configuration");
+      } catch (const std::exception& e) {
+        spdlog::error("reload refused, the running configuration stays: {}", e.what());
+      }
+    }
+  } else {
+    begin_shutdown(signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  }
+  wait_for_signal();
+}
+
+std::string daemon::leftover_lines() {
+  std::string lines;
+  buffer_.take(lines, buffer_.bytes());
+  return lines;
+}
+
+int daemon::run() {
+  wait_for_signal();
+  if (notifier_.watchdog_interval() && !once_) asio::co_spawn(io_, ping_watchdog(), rethrow_if_failed);
   asio::co_spawn(io_, writer_->run(), [this](std::exception_ptr e) {
     rethrow_if_failed(e);
     writer_done_ = true;
@@ -181,6 +234,7 @@ int daemon::run() {
     if (!stopping_) writer_lost_output_ = true;
     stopping_ = true;
     round_timer_.cancel();
+    watchdog_timer_.cancel();
     signals_.cancel();
   });
   asio::co_spawn(io_, run_rounds(), rethrow_if_failed);

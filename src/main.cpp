@@ -1,5 +1,6 @@
 // sockpush: see README.md. Everything but argument dispatch lives in sockpush_core.
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <csignal>
 #include <cstdio>
@@ -8,6 +9,7 @@
 
 #include "sockpush/cli.hpp"
 #include "sockpush/daemon.hpp"
+#include "sockpush/line_buffer.hpp"
 #include "sockpush/logging.hpp"
 #include "sockpush/send_command.hpp"
 
@@ -27,9 +29,28 @@ int main(int argc, char** argv) {
       case sockpush::cli_action::kind::run:
         break;
     }
-    sockpush::setup_logging(action.cfg.log_level);
-    sockpush::daemon daemon(action.cfg, action.once);
-    return daemon.run();
+    sockpush::setup_logging(action.cfg.log_level, action.cfg.log_target);
+    // SIGHUP: the same command line again (file plus flags). The running
+    // daemon checks the result first; only a valid one replaces it.
+    auto reread = [argc, argv]() {
+      auto again = sockpush::parse_command_line(argc, argv);
+      if (again.what != sockpush::cli_action::kind::run)
+        throw sockpush::config_error("the command line no longer starts the daemon");
+      return again.cfg;
+    };
+    auto cfg = action.cfg;
+    std::string carried;
+    for (;;) {
+      sockpush::daemon daemon(cfg, action.once, reread, std::move(carried));
+      int code = daemon.run();
+      if (!daemon.reload_requested()) return code;
+      cfg = daemon.next_config();
+      carried = daemon.leftover_lines();
+      // The old daemon is gone before the new one binds its listeners.
+      sockpush::setup_logging(cfg.log_level, cfg.log_target);
+      spdlog::info("configuration reloaded; {} undelivered lines carried over",
+                   sockpush::count_lines(carried));
+    }
   } catch (const sockpush::config_error& e) {
     fmt::print(stderr, "sockpush: {}\n", e.what());
     return sockpush::exit_usage;

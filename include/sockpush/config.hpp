@@ -114,6 +114,8 @@ struct config {
   clock_config clock;
   /// spdlog level name: trace, debug, info, warn, error, critical, off.
   std::string log_level = "info";
+  /// "stderr" or "syslog".
+  std::string log_target = "stderr";
 };
 
 /// Reads and validates a TOML file. Throws config_error.

@@ -2,7 +2,9 @@
 // signals. It owns every component and the order they stop in.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,20 +18,36 @@
 #include "sockpush/line_writer.hpp"
 #include "sockpush/listener.hpp"
 #include "sockpush/metric.hpp"
+#include "sockpush/service_notify.hpp"
 
 namespace sockpush {
 
 class daemon {
  public:
-  /// `once`: run one round, deliver it, exit.
-  daemon(const config& cfg, bool once);
+  /// Reads the configuration again for SIGHUP; throws config_error if the
+  /// new one is invalid (the running one then stays).
+  using config_source = std::function<config()>;
+
+  /// `once`: run one round, deliver it, exit. `carried_lines`: lines a
+  /// previous daemon (before a reload) could not deliver; they go first.
+  daemon(const config& cfg, bool once, config_source reload = {}, std::string carried_lines = {});
   ~daemon();
 
-  /// Runs until SIGTERM/SIGINT (or after one round with `once`).
-  /// Returns the process exit code.
+  /// Runs until SIGTERM/SIGINT (or after one round with `once`), or until a
+  /// SIGHUP brought a valid new configuration. Returns the exit code.
   int run();
 
+  /// After run(): a reload was asked for; run a new daemon with
+  /// next_config() and leftover_lines().
+  bool reload_requested() const { return next_config_.has_value(); }
+  const config& next_config() const { return *next_config_; }
+  /// Lines still buffered (not delivered by the shutdown deadline).
+  std::string leftover_lines();
+
  private:
+  void on_signal(int signal);
+  void wait_for_signal();
+  asio::awaitable<void> ping_watchdog();
   asio::awaitable<void> run_rounds();
   void collect_round(std::int64_t timestamp);
   void add_self_metrics(round_lines& out) const;
@@ -37,10 +55,14 @@ class daemon {
 
   config cfg_;
   bool once_;
+  config_source reload_;
+  std::optional<config> next_config_;
+  service_notifier notifier_;
   std::string prefix_;
   asio::io_context io_{1};
   asio::signal_set signals_;
   asio::steady_timer round_timer_;
+  asio::steady_timer watchdog_timer_;
   line_buffer buffer_;
   clock_hold clock_;
   std::unique_ptr<line_writer> writer_;

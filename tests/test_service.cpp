@@ -1,0 +1,138 @@
+// Running under a service manager: systemd's notification protocol with a
+// socket the test owns, SIGHUP reloads, syslog through a private /dev/log.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "support/process.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+/// A unix datagram socket bound at `path`, as systemd or syslogd would own it.
+class datagram_listener {
+ public:
+  explicit datagram_listener(const std::string& path) {
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    timeval tv{0, 100000};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~datagram_listener() { ::close(fd_); }
+  /// Messages received within `limit` until `enough` says stop.
+  template <typename Enough>
+  std::vector<std::string> receive(std::chrono::milliseconds limit, Enough enough) {
+    std::vector<std::string> got;
+    auto end = std::chrono::steady_clock::now() + limit;
+    char buf[4096];
+    while (std::chrono::steady_clock::now() < end && !enough(got)) {
+      auto n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n > 0) got.emplace_back(buf, static_cast<std::size_t>(n));
+    }
+    return got;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+std::size_t count_of(const std::vector<std::string>& messages, const std::string& text) {
+  std::size_t n = 0;
+  for (const auto& m : messages) n += m.find(text) != std::string::npos;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("systemd notify: READY=1 after the first round, WATCHDOG=1 pings, STOPPING=1 on SIGTERM") {
+  test::temp_dir dir;
+  datagram_listener manager(dir / "notify");
+  ::setenv("NOTIFY_SOCKET", (dir / "notify").c_str(), 1);
+  ::setenv("WATCHDOG_USEC", "400000", 1);  // ping every 200 ms
+  test::child daemon({SOCKPUSH_BINARY, "--carbon", "-", "--interval", "1"}, dir / "out", dir / "log");
+  ::unsetenv("NOTIFY_SOCKET");
+  ::unsetenv("WATCHDOG_USEC");
+  auto messages = manager.receive(5000ms, [](const auto& got) {
+    return count_of(got, "READY=1") >= 1 && count_of(got, "WATCHDOG=1") >= 5;
+  });
+  CHECK(count_of(messages, "READY=1") == 1);
+  CHECK(count_of(messages, "WATCHDOG=1") >= 5);
+  // READY=1 comes once the first round is collected, i.e. after it is on stdout.
+  CHECK(test::read_file(dir / "out").find(".tcp.states.established ") != std::string::npos);
+  daemon.signal(SIGTERM);
+  auto last = manager.receive(3000ms, [](const auto& got) { return count_of(got, "STOPPING=1") >= 1; });
+  CHECK(count_of(last, "STOPPING=1") == 1);
+  CHECK(daemon.wait(10000ms) == 0);
+}
+
+TEST_CASE("SIGHUP: a valid new config replaces the old over a new connection, an invalid one is "
+          "refused and the old one keeps running") {
+  test::temp_dir dir;
+  test::line_sink sink(dir / "sink");
+  auto config = dir / "sockpush.toml";
+  auto write_config = [&](const std::string& prefix) {
+    test::write_file(config, "[carbon]\naddress = \"127.0.0.1:" + std::to_string(sink.port()) +
+                                 "\"\n[collect]\ninterval = 0.5\nprefix = \"" + prefix + "\"\n");
+  };
+  write_config("before");
+  test::child daemon({SOCKPUSH_BINARY, "-c", config}, {}, dir / "log");
+  REQUIRE(test::wait_until([&] { return !test::metric(sink.data(), "before.tcp.states.listen").values.empty(); },
+                           5000ms));
+  write_config("after");
+  daemon.signal(SIGHUP);
+  REQUIRE(test::wait_until([&] { return !test::metric(sink.data(), "after.tcp.states.listen").values.empty(); },
+                           10000ms));
+  test::write_file(config, "[collect]\nintervall = 1\n");  // typo: must be refused
+  daemon.signal(SIGHUP);
+  test::sleep_ms(300);
+  auto rounds_after = test::metric(sink.data(), "after.tcp.states.listen").values.size();
+  REQUIRE(test::wait_until(
+      [&] { return test::metric(sink.data(), "after.tcp.states.listen").values.size() >= rounds_after + 3; },
+      5000ms));
+  CHECK(daemon.running());
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(10000ms) == 0);
+  auto log = test::read_file(dir / "log");
+  CHECK(log.find("reload refused, the running configuration stays") != std::string::npos);
+  CHECK(log.find("intervall") != std::string::npos);
+  CHECK(log.find("configuration reloaded") != std::string::npos);
+  CHECK(sink.connections() == 2);  // one per configuration
+  // The old configuration's last round was delivered before the switch.
+  CHECK(test::metric(sink.data(), "before.sockpush.reconnects").values.size() ==
+        test::metric(sink.data(), "before.tcp.states.listen").values.size());
+}
+
+TEST_CASE("log.target = syslog: messages reach /dev/log") {
+  // A private mount namespace with its own /dev: the test's syslog socket is
+  // /dev/log for this process and its children only.
+  REQUIRE(::unshare(CLONE_NEWNS) == 0);
+  REQUIRE(::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0);
+  REQUIRE(::mount("tmpfs", "/dev", "tmpfs", 0, nullptr) == 0);
+  datagram_listener syslog("/dev/log");
+  test::temp_dir dir;
+  test::write_file(dir / "sockpush.toml", "[log]\ntarget = \"syslog\"\n");
+  test::child daemon({SOCKPUSH_BINARY, "-c", dir / "sockpush.toml", "--carbon", "127.0.0.1:9",
+                      "--interval", "1"},
+                     dir / "out", dir / "log");
+  auto messages = syslog.receive(5000ms, [](const auto& got) { return count_of(got, "cannot connect") >= 1; });
+  daemon.signal(SIGTERM);
+  daemon.wait(10000ms);
+  REQUIRE(count_of(messages, "cannot connect to carbon at 127.0.0.1:9") == 1);
+  // "<28>Nov 23 17:00:00 sockpush[1234]: ...": facility daemon, priority warning.
+  CHECK(messages.front().rfind("<28>", 0) == 0);
+  CHECK(messages.front().find("sockpush[") != std::string::npos);
+  CHECK(test::read_file(dir / "log").empty());  // nothing on stderr
+}
