@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <stdexcept>
 
 #include "sockpush/proc_files.hpp"
 
@@ -90,7 +89,11 @@ std::vector<std::string> default_netstat_counters() {
 
 void sockstat_collector::collect(round_lines& out) {
   auto v4 = read_small_file("/proc/net/sockstat");
-  if (!v4) throw std::runtime_error("cannot read /proc/net/sockstat");
+  if (!v4) {
+    if (!logged_missing_v4_) spdlog::info("no /proc/net/sockstat here: socket summary not reported");
+    logged_missing_v4_ = true;
+    return;
+  }
   for (const auto& [key, value] : detail::parse_sockstat(*v4)) out.add("sockstat." + key, value);
   auto v6 = read_small_file("/proc/net/sockstat6");
   if (!v6) {
@@ -107,7 +110,12 @@ netstat_collector::netstat_collector(std::vector<std::string> counters, bool rat
 void netstat_collector::collect(round_lines& out) {
   auto netstat = read_small_file("/proc/net/netstat");
   auto snmp = read_small_file("/proc/net/snmp");
-  if (!netstat && !snmp) throw std::runtime_error("cannot read /proc/net/netstat or /proc/net/snmp");
+  if (!netstat && !snmp) {
+    if (!logged_missing_)
+      spdlog::info("no /proc/net/netstat or /proc/net/snmp here: TCP counters not reported");
+    logged_missing_ = true;
+    return;
+  }
   auto values = detail::parse_header_value_pairs(netstat.value_or("") + "\n" + snmp.value_or(""));
   const auto now = std::chrono::steady_clock::now();
   const double elapsed = std::chrono::duration<double>(now - previous_time_).count();

@@ -28,6 +28,7 @@ class sockstat_collector final : public collector {
   std::string_view name() const override { return "sockstat"; }
 
  private:
+  bool logged_missing_v4_ = false;
   bool logged_missing_v6_ = false;
 };
 
@@ -44,6 +45,7 @@ class netstat_collector final : public collector {
   std::map<std::string, std::uint64_t> previous_;
   std::chrono::steady_clock::time_point previous_time_{};
   std::vector<std::string> missing_logged_;
+  bool logged_missing_ = false;
 };
 
 namespace detail {
