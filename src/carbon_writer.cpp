@@ -45,7 +45,82 @@ carbon_writer::carbon_writer(asio::io_context& io, const carbon_config& cfg,
       socket_(io),
       resolver_(io),
       wake_timer_(io, clock::time_point::max()),
-      backoff_timer_(io) {}
+      backoff_timer_(io),
+      stall_timer_(io),
+      // The kernel doubles SO_SNDBUF; the replay window may need up to a
+      // buffer's worth more.
+      history_cap_(2 * cfg.send_buffer + (cfg.replay_window.count() > 0 ? buffer.max_bytes() : 0)) {}
+
+connection_info carbon_writer::connection() const {
+  connection_info info;
+  if (!socket_.is_open()) return info;
+  info.connected = true;
+  int fd = const_cast<tcp::socket&>(socket_).native_handle();
+  tcp_info ti{};
+  socklen_t len = sizeof ti;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
+    info.rtt_ms = static_cast<double>(ti.tcpi_rtt) / 1000.0;
+    info.retransmits = ti.tcpi_total_retrans;
+  }
+  int unacked = 0;
+  if (ioctl(fd, SIOCOUTQ, &unacked) == 0 && unacked > 0) info.unacked_bytes = static_cast<std::uint64_t>(unacked);
+  return info;
+}
+
+void carbon_writer::remember_written(std::string_view bytes) {
+  history_.append(bytes);
+  written_total_ += bytes.size();
+  if (history_.size() <= history_cap_) return;
+  auto cut = history_.find('\n', history_.size() - history_cap_);
+  cut = cut == std::string::npos ? history_.size() : cut + 1;
+  history_.erase(0, cut);
+  history_base_ += cut;
+  while (!write_marks_.empty() && write_marks_.front().second < history_base_) write_marks_.pop_front();
+}
+
+void carbon_writer::replay_after_failure() {
+  std::uint64_t from = written_total_;
+  if (unacked_at_last_drop_ > 0)
+    from -= std::min<std::uint64_t>(static_cast<std::uint64_t>(unacked_at_last_drop_), written_total_);
+  if (cfg_.replay_window.count() > 0) {
+    for (const auto& [when, offset] : write_marks_) {
+      if (when >= failed_at_ - cfg_.replay_window) {
+        from = std::min(from, offset);
+        break;
+      }
+    }
+  }
+  if (from < history_base_) {
+    spdlog::warn("{} bytes to re-send were older than the history kept; they are lost",
+                 history_base_ - from);
+    from = history_base_;
+  }
+  std::string_view held(history_);
+  auto pos = static_cast<std::size_t>(from - history_base_);
+  // From the start of the line holding the first byte to re-send, up to the
+  // last complete line: a torn last line is already back in the buffer whole.
+  std::size_t start = pos == 0 ? 0 : held.rfind('\n', pos - 1);
+  start = (pos == 0 || start == std::string_view::npos) ? 0 : start + 1;
+  auto last = held.rfind('\n');
+  if (last != std::string_view::npos && last + 1 > start) {
+    auto replay = held.substr(start, last + 1 - start);
+    auto lines = count_lines(replay);
+    buffer_.put_back(replay);
+    stats_.replayed_lines += lines;
+    spdlog::info("re-sending {} lines ({} bytes) the peer may not have stored", lines, replay.size());
+  }
+  history_.clear();
+  history_base_ = written_total_;
+  write_marks_.clear();
+}
+
+void carbon_writer::arm_stall_timer(std::uint64_t connection_id) {
+  stall_timer_.expires_after(cfg_.stall_timeout);
+  stall_timer_.async_wait([this, connection_id](const error_code& ec) {
+    if (ec || connection_id != connection_id_) return;
+    drop_connection(fmt::format("stalled: no write progress for {} ms", cfg_.stall_timeout.count()));
+  });
+}
 
 void carbon_writer::wake() { wake_timer_.cancel(); }
 
@@ -87,6 +162,12 @@ void carbon_writer::apply_socket_options() {
   // Batching happens in user space (one write per round), so Nagle would
   // only add a round trip of delay to the next round.
   set(IPPROTO_TCP, TCP_NODELAY, &on, sizeof on, "TCP_NODELAY");
+  // A peer that stops reading can hold at most this much of ours in the
+  // kernel; the rest waits (bounded) in the line buffer.
+  int send_buffer = static_cast<int>(std::min<std::size_t>(cfg_.send_buffer, 0x7fffffff));
+  set(SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof send_buffer, "SO_SNDBUF");
+  int not_sent_low = 16 * 1024;
+  set(IPPROTO_TCP, TCP_NOTSENT_LOWAT, &not_sent_low, sizeof not_sent_low, "TCP_NOTSENT_LOWAT");
 }
 
 asio::awaitable<std::string> carbon_writer::connect() {
@@ -147,7 +228,14 @@ asio::awaitable<void> carbon_writer::watch_peer(std::uint64_t connection_id) {
 void carbon_writer::drop_connection(const std::string& reason) {
   if (!socket_.is_open()) return;
   if (peer_close_reason_.empty()) peer_close_reason_ = reason;
+  failed_at_ = clock::now();
+  if (reason.find("closed by peer") != std::string::npos) ++stats_.closed_by_peer;
+  else if (reason.find("reset") != std::string::npos) ++stats_.reset;
+  else if (reason.find("timed out") != std::string::npos) ++stats_.timed_out;
+  else if (reason.find("stalled") != std::string::npos) ++stats_.stalled;
+  else ++stats_.other_failures;
   ++connection_id_;  // makes every completion of this connection stale
+  stall_timer_.cancel();
   // SIOCOUTQ still answers after a FIN or a reset, until close().
   if (ioctl(socket_.native_handle(), SIOCOUTQ, &unacked_at_last_drop_) != 0) unacked_at_last_drop_ = -1;
   error_code ignored;
@@ -168,9 +256,21 @@ asio::awaitable<std::string> carbon_writer::write_while_connected() {
     }
     in_flight_.clear();
     const auto lines = buffer_.take(in_flight_, max_batch_bytes);
+    write_marks_.emplace_back(clock::now(), written_total_);
     error_code ec;
-    const auto written = co_await asio::async_write(socket_, asio::buffer(in_flight_),
-                                                    asio::redirect_error(use_awaitable, ec));
+    std::size_t written = 0;
+    // write_some in a loop, not async_write: the stall timer restarts on
+    // every bit of progress and fires only when there is none.
+    while (written < in_flight_.size()) {
+      arm_stall_timer(id);
+      auto n = co_await socket_.async_write_some(
+          asio::buffer(in_flight_.data() + written, in_flight_.size() - written),
+          asio::redirect_error(use_awaitable, ec));
+      remember_written(std::string_view(in_flight_).substr(written, n));
+      written += n;
+      if (ec) break;
+    }
+    stall_timer_.cancel();
     if (!ec) {
       stats_.sent_lines += lines;
       continue;
@@ -260,6 +360,7 @@ asio::awaitable<void> carbon_writer::run() {
     if (reason.empty()) break;  // finishing and everything written
 
     spdlog::warn("connection to carbon at {} lost: {}; buffering and reconnecting", where, reason);
+    replay_after_failure();
     logged_down_ = true;
     last_failure_ = reason;
     down_since_ = clock::now();

@@ -311,7 +311,8 @@ config parse_config(std::string_view text, const std::string& origin) {
   if (carbon) {
     check_keys(*carbon, "carbon",
                {"address", "connect_timeout", "reconnect_min", "reconnect_max", "user_timeout",
-                "keepalive_idle", "keepalive_interval", "keepalive_count"});
+                "keepalive_idle", "keepalive_interval", "keepalive_count", "send_buffer",
+                "stall_timeout", "replay_seconds"});
     read_string(*carbon, "carbon", "address", cfg.carbon.address);
     read_seconds(*carbon, "carbon", "connect_timeout", cfg.carbon.connect_timeout);
     read_seconds(*carbon, "carbon", "reconnect_min", cfg.carbon.reconnect_min);
@@ -320,6 +321,16 @@ config parse_config(std::string_view text, const std::string& origin) {
     read_seconds(*carbon, "carbon", "keepalive_idle", cfg.carbon.keepalive_idle);
     read_seconds(*carbon, "carbon", "keepalive_interval", cfg.carbon.keepalive_interval);
     read_integer(*carbon, "carbon", "keepalive_count", cfg.carbon.keepalive_count, 1, 127);
+    read_integer(*carbon, "carbon", "send_buffer", cfg.carbon.send_buffer, 4096, 64 << 20);
+    read_seconds(*carbon, "carbon", "stall_timeout", cfg.carbon.stall_timeout);
+    if (const auto* replay = find_key(*carbon, "replay_seconds")) {
+      // 0 is allowed here (off), unlike the other durations.
+      if ((replay->is_integer() && replay->as_integer() == 0) ||
+          (replay->is_floating() && replay->as_floating() == 0.0))
+        cfg.carbon.replay_window = milliseconds{0};
+      else
+        read_seconds(*carbon, "carbon", "replay_seconds", cfg.carbon.replay_window);
+    }
   }
   const auto* collect = section(root, "collect");
   if (collect) {

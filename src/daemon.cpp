@@ -127,6 +127,19 @@ void daemon::add_self_metrics(round_lines& out) const {
   out.add("sockpush.dropped_lines", buffer_.dropped_lines());
   out.add("sockpush.buffered_lines", static_cast<std::uint64_t>(buffer_.lines()));
   out.add("sockpush.reconnects", stats.reconnects);
+  out.add("sockpush.replayed_lines", stats.replayed_lines);
+  out.add("sockpush.disconnects.closed_by_peer", stats.closed_by_peer);
+  out.add("sockpush.disconnects.reset", stats.reset);
+  out.add("sockpush.disconnects.timed_out", stats.timed_out);
+  out.add("sockpush.disconnects.stalled", stats.stalled);
+  out.add("sockpush.disconnects.other", stats.other_failures);
+  // Every round, zeros while disconnected: graphs without holes, and a
+  // lossy path (retransmits, rtt) told apart from a slow carbon (unacked).
+  const auto link = writer_->connection();
+  out.add("sockpush.connection.connected", std::uint64_t{link.connected});
+  out.add("sockpush.connection.rtt_ms", link.rtt_ms);
+  out.add("sockpush.connection.retransmits", link.retransmits);
+  out.add("sockpush.connection.unacked_bytes", link.unacked_bytes);
   if (listeners_.empty() && exec_jobs_.empty()) return;
   out.add("sockpush.received_lines", intake_.accepted_lines());
   const auto& invalid = intake_.invalid();

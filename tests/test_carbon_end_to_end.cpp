@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <map>
+#include <vector>
 #include <sstream>
 
 #include "support/process.hpp"
@@ -46,6 +47,10 @@ class carbon_cache {
                      "[all]\npattern = .*\nretentions = 1s:1h\n");
     test::write_file(root_ + "/conf/storage-aggregation.conf",
                      "[all]\npattern = .*\nxFilesFactor = 0\naggregationMethod = average\n");
+    start();
+  }
+  /// Starts carbon-cache and waits until its line receiver listens.
+  void start() {
     process_ = std::make_unique<test::child>(
         std::vector<std::string>{"carbon-cache", "--config=" + root_ + "/conf/carbon.conf",
                                  "--debug", "start"},
@@ -62,6 +67,12 @@ class carbon_cache {
   ~carbon_cache() {
     process_->signal(SIGTERM);
     process_->wait(10000ms);
+  }
+  /// SIGKILL: what it had received but not yet written to whisper is gone.
+  void kill() {
+    process_->signal(SIGKILL);
+    process_->wait(10000ms);
+    std::filesystem::remove(root_ + "/run/carbon-cache-a.pid");
   }
   unsigned line_port() const { return line_port_; }
 
@@ -137,4 +148,52 @@ TEST_CASE("end to end: rounds pushed to a real carbon-cache are stored in whispe
   }
   // carbon-cache itself listens on three ports, so at least 3 listeners.
   for (const auto& [ts, value] : listen) CHECK(value >= 3.0);
+}
+
+TEST_CASE("end to end: carbon-cache killed with SIGKILL 3 times, every round is stored (replay)") {
+  test::temp_dir dir;
+  carbon_cache carbon(dir);
+  // replay_seconds re-sends what carbon's kernel acknowledged but carbon
+  // itself never wrote: a SIGKILLed carbon-cache loses its cache and its
+  // socket's receive queue.
+  test::write_file(dir / "sockpush.toml",
+                   "[carbon]\nreplay_seconds = 10\nreconnect_min = 0.2\nreconnect_max = 1\n"
+                   "[collectors]\nephemeral_top = 0\nconntrack_top_ports = 0\n");
+  const long long start = time(nullptr);
+  test::child daemon({SOCKPUSH_BINARY, "-c", dir / "sockpush.toml", "--carbon",
+                      "127.0.0.1:" + std::to_string(carbon.line_port()), "--interval", "1",
+                      "--prefix", "faults"},
+                     {}, dir / "log");
+  for (int kill = 0; kill < 3; ++kill) {
+    test::sleep_ms(6000);
+    carbon.kill();
+    test::sleep_ms(1500);
+    carbon.start();
+  }
+  test::sleep_ms(6000);
+  daemon.signal(SIGTERM);
+  REQUIRE(daemon.wait(15000ms) == 0);
+  const long long end = time(nullptr);
+
+  std::map<long long, double> listen;
+  test::wait_until(
+      [&] {
+        listen = carbon.fetch("faults.tcp.states.listen", start - 1, end + 1);
+        return !listen.empty() && listen.rbegin()->first >= end - 2;
+      },
+      15000ms);
+  REQUIRE(listen.size() >= 2);
+  std::vector<long long> missing;
+  for (long long ts = listen.begin()->first; ts <= listen.rbegin()->first; ++ts)
+    if (!listen.count(ts)) missing.push_back(ts);
+  auto log = test::read_file(dir / "log");
+  std::size_t replays = 0;
+  for (std::size_t at = log.find("re-sending"); at != std::string::npos; at = log.find("re-sending", at + 1))
+    ++replays;
+  MESSAGE("points " << listen.begin()->first << ".." << listen.rbegin()->first << ": "
+                    << listen.size() << " stored, " << missing.size() << " missing; "
+                    << replays << " replays");
+  CHECK(missing.empty());
+  CHECK(listen.size() >= 20);
+  CHECK(replays >= 3);
 }

@@ -32,6 +32,10 @@ TEST_CASE("the documented sample config loads and matches the built-in defaults"
   CHECK(cfg.collectors.netstat_counters.empty());
   CHECK(cfg.clock.not_before == defaults.clock.not_before);
   CHECK(cfg.clock.require_sync == defaults.clock.require_sync);
+  CHECK(cfg.carbon.send_buffer == defaults.carbon.send_buffer);
+  CHECK(cfg.carbon.stall_timeout == defaults.carbon.stall_timeout);
+  CHECK(cfg.carbon.replay_window == defaults.carbon.replay_window);
+  CHECK(cfg.log_target == defaults.log_target);
 }
 
 TEST_CASE("collectors, clock, listeners and exec jobs are read") {
@@ -44,6 +48,10 @@ ephemeral_top = 3
 netstat_counters = ["TcpExt.TW"]
 netstat_rates = true
 conntrack = false
+[carbon]
+send_buffer = 65536
+stall_timeout = 5
+replay_seconds = 2.5
 [clock]
 not_before = 2024-03-01
 require_sync = true
@@ -65,6 +73,9 @@ timeout = 2
   CHECK_FALSE(cfg.collectors.conntrack);
   CHECK(cfg.clock.not_before == 1709251200);  // 2024-03-01T00:00:00Z
   CHECK(cfg.clock.require_sync);
+  CHECK(cfg.carbon.send_buffer == 65536);
+  CHECK(cfg.carbon.stall_timeout == 5000ms);
+  CHECK(cfg.carbon.replay_window == 2500ms);
   CHECK(cfg.path_chars == path_policy::sanitise);
   REQUIRE(cfg.listeners.size() == 1);
   CHECK(cfg.listeners[0].max_clients == 64);

@@ -11,14 +11,28 @@
 //                    the buffer is empty; wake() and watch_peer() cancel it
 //   backoff timer    the pause between attempts; only finish() cuts it short
 //
+//   stall timer      armed around every write; a write that makes no progress
+//                    for stall_timeout (a peer that stopped reading) ends the
+//                    connection
+//
 // Lines leave the buffer only in batches that are being written; a failed
 // write puts the unwritten part back, from the start of the line holding the
 // first unwritten byte, so nothing is split and nothing is skipped.
+//
+// What was written is also kept in a history (about two send buffers, plus
+// the replay window's worth). When a connection fails, the kernel says how
+// many written bytes the peer never acknowledged (SIOCOUTQ, still answered
+// after a reset); those lines, and with replay_seconds everything written
+// that long before the failure, go back to the front of the buffer. Carbon
+// overwrites a duplicate (metric, timestamp) point, so re-sending is safe.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "sockpush/asio.hpp"
 #include "sockpush/address.hpp"
@@ -40,6 +54,7 @@ class carbon_writer final : public line_writer {
   bool delivered() const override;
 
   bool connected() const { return socket_.is_open(); }
+  connection_info connection() const override;
 
  private:
   using clock = std::chrono::steady_clock;
@@ -56,6 +71,12 @@ class carbon_writer final : public line_writer {
   asio::awaitable<void> close_gracefully();
   asio::awaitable<void> sleep_for(clock::duration d);
   void drop_connection(const std::string& reason);
+  void arm_stall_timer(std::uint64_t connection_id);
+  /// Adds bytes just written to the history, trimmed to its cap at a line start.
+  void remember_written(std::string_view bytes);
+  /// After a failed connection: puts the unacknowledged (and replay-window)
+  /// lines back at the front of the buffer, then starts a fresh history.
+  void replay_after_failure();
   void apply_socket_options();
   bool past_deadline() const { return finishing_ && clock::now() >= deadline_; }
 
@@ -68,6 +89,7 @@ class carbon_writer final : public line_writer {
   asio::ip::tcp::resolver resolver_;
   asio::steady_timer wake_timer_;
   asio::steady_timer backoff_timer_;
+  asio::steady_timer stall_timer_;
 
   /// Bytes being written now; on failure their unwritten tail goes back.
   std::string in_flight_;
@@ -91,6 +113,16 @@ class carbon_writer final : public line_writer {
   /// (-1: none ended yet). Zero means everything written had arrived, which
   /// matters when carbon closes right after taking our last line.
   int unacked_at_last_drop_ = -1;
+
+  /// Written bytes, oldest first; history_[0] is byte number history_base_
+  /// of everything ever written, which is written_total_ bytes.
+  std::string history_;
+  std::uint64_t history_base_ = 0;
+  std::uint64_t written_total_ = 0;
+  std::size_t history_cap_;
+  /// (when, byte number) at the start of each write, for the replay window.
+  std::deque<std::pair<clock::time_point, std::uint64_t>> write_marks_;
+  clock::time_point failed_at_{};
 };
 
 }  // namespace sockpush

@@ -37,6 +37,15 @@ struct carbon_config {
   milliseconds keepalive_idle{30000};
   milliseconds keepalive_interval{10000};
   int keepalive_count = 3;
+  /// SO_SNDBUF: caps what the kernel holds for a peer that stopped reading,
+  /// and so what must be replayed after a failure.
+  std::size_t send_buffer = 131072;
+  /// A write that makes no progress for this long ends the connection.
+  milliseconds stall_timeout{30000};
+  /// After a reconnect, also re-send what was written this long before the
+  /// failure (covers data carbon's kernel acknowledged but carbon never
+  /// stored). Zero: only the bytes the peer never acknowledged.
+  milliseconds replay_window{0};
 };
 
 /// A local listener for lines from scripts ([[listen]]).

@@ -3,8 +3,10 @@
 // accepted connection to DATA_FILE.conns. It is a separate process so tests
 // can kill it with real signals and start it again on the same port.
 //
-//   sockpush_line_sink PORT DATA_FILE     (PORT 0 picks one; the port is
-//                                          printed on stdout once listening)
+//   sockpush_line_sink PORT DATA_FILE [--never-read]
+//     PORT 0 picks one; the port is printed on stdout once listening.
+//     --never-read: accept, then never read (a stalled carbon, zero window),
+//     with a small receive buffer so that happens quickly.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -18,13 +20,18 @@
 #include <vector>
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: %s PORT DATA_FILE\n", argv[0]);
+  if (argc != 3 && argc != 4) {
+    std::fprintf(stderr, "usage: %s PORT DATA_FILE [--never-read]\n", argv[0]);
     return 2;
   }
+  const bool never_read = argc == 4 && std::string(argv[3]) == "--never-read";
   int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int on = 1;
   setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  if (never_read) {
+    int small = 4096;  // accepted sockets inherit it
+    setsockopt(listener, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(std::atoi(argv[1])));
@@ -55,7 +62,8 @@ int main(int argc, char** argv) {
       if (fds[i].fd == listener) {
         int c = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
         if (c >= 0) {
-          fds.push_back({c, POLLIN, 0});
+          // Never reading: keep the socket open, but do not poll it.
+          fds.push_back({c, static_cast<short>(never_read ? 0 : POLLIN), 0});
           if (write(conns, "accept\n", 7) != 7) return 1;
         }
         continue;

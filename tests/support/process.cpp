@@ -156,11 +156,13 @@ std::string enter_private_network_namespace() {
   return {};
 }
 
-line_sink::line_sink(const std::string& data_file, unsigned port) : data_file_(data_file) {
+line_sink::line_sink(const std::string& data_file, unsigned port, bool never_read)
+    : data_file_(data_file) {
   const std::string port_file = data_file + ".port";
   std::remove(port_file.c_str());
-  process_ = std::make_unique<child>(
-      std::vector<std::string>{SOCKPUSH_LINE_SINK, std::to_string(port), data_file}, port_file);
+  std::vector<std::string> argv{SOCKPUSH_LINE_SINK, std::to_string(port), data_file};
+  if (never_read) argv.push_back("--never-read");
+  process_ = std::make_unique<child>(argv, port_file);
   if (!wait_until([&] { return read_file(port_file).find('\n') != std::string::npos; },
                   std::chrono::milliseconds(5000)))
     throw std::runtime_error("line sink did not start");

@@ -85,8 +85,9 @@ series metric(const std::string& data, const std::string& suffix);
 /// A line sink process (tests/support/line_sink.cpp) recording into a file.
 class line_sink {
  public:
-  /// Port 0 picks a free port.
-  line_sink(const std::string& data_file, unsigned port = 0);
+  /// Port 0 picks a free port. `never_read`: accept and never read (a
+  /// stalled carbon).
+  line_sink(const std::string& data_file, unsigned port = 0, bool never_read = false);
   unsigned port() const { return port_; }
   void kill();
   std::string data() const { return read_file(data_file_); }
