@@ -245,3 +245,55 @@ TEST_CASE("daemon: a carbon that accepts and never reads: stall detected, memory
   for (auto it = std::next(per_second.rbegin()); it != per_second.rend() && complete_seconds < 4; ++it, ++complete_seconds)
     CHECK_MESSAGE(it->second >= 2, "second " << it->first << " has " << it->second << " rounds");
 }
+
+TEST_CASE("daemon: a carbon that vanishes without FIN or RST is detected by TCP_USER_TIMEOUT, and "
+          "what it never acknowledged is sent again") {
+  auto why = test::enter_private_network_namespace();
+  REQUIRE_MESSAGE(why.empty(), why);
+  test::temp_dir dir;
+  test::line_sink sink(dir / "sink");
+  const auto port = std::to_string(sink.port());
+  auto cfg = config_file(dir, "[carbon]\nuser_timeout = 2\nconnect_timeout = 1\nreconnect_min = 0.2\n"
+                              "reconnect_max = 0.5\n");
+  test::child daemon({SOCKPUSH_BINARY, "-c", cfg, "--carbon", "127.0.0.1:" + port, "--interval", "1",
+                      "--prefix", "t"},
+                     {}, dir / "log");
+  REQUIRE(test::wait_until([&] { return test::metric(sink.data(), ".tcp.states.listen").values.size() >= 2; },
+                           5000ms));
+  // The peer goes silent: every packet to it is dropped, as when a carbon
+  // host loses power. No FIN, no RST.
+  int code = 0;
+  auto out = test::run_capture("nft -f - 2>&1 <<'EOF'\ntable inet blackhole {\n"
+                               "  chain out { type filter hook output priority 0; tcp dport " + port +
+                               " drop; }\n}\nEOF",
+                               &code);
+  REQUIRE_MESSAGE(code == 0, out);
+  const auto silenced = std::chrono::steady_clock::now();
+  REQUIRE(test::wait_until(
+      [&] { return test::read_file(dir / "log").find("Connection timed out") != std::string::npos; },
+      10000ms));
+  auto detected = std::chrono::duration<double>(std::chrono::steady_clock::now() - silenced).count();
+  test::sleep_ms(1500);
+  test::run_capture("nft delete table inet blackhole", &code);
+  REQUIRE(code == 0);
+  auto rounds_before = test::metric(sink.data(), ".tcp.states.listen").values.size();
+  REQUIRE(test::wait_until(
+      [&] { return test::metric(sink.data(), ".tcp.states.listen").values.size() >= rounds_before + 6; },
+      15000ms));
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(10000ms) == 0);
+  auto data = sink.data();
+  auto ts = test::metric(data, ".tcp.states.listen").timestamps;
+  std::set<long long> seconds(ts.begin(), ts.end());
+  std::vector<long long> unique(seconds.begin(), seconds.end());
+  MESSAGE("silence detected after " << detected << " s; rounds " << unique.front() << ".."
+                                    << unique.back() << ", replayed lines "
+                                    << test::metric(data, ".sockpush.replayed_lines").values.back());
+  CHECK(detected < 6.0);  // user_timeout 2 s, plus a round to have something unacknowledged
+  CHECK(test::metric(data, ".sockpush.disconnects.timed_out").values.back() >= 1);
+  CHECK(test::metric(data, ".sockpush.replayed_lines").values.back() > 0);
+  // The lines written into the silence were never acknowledged; they were
+  // sent again, so no second is missing.
+  check_consecutive_seconds(unique);
+  CHECK(sink.connections() == 2);
+}
