@@ -346,8 +346,9 @@ config parse_config(std::string_view text, const std::string& origin) {
   }
   const auto* daemon = section(root, "daemon");
   if (daemon) {
-    check_keys(*daemon, "daemon", {"shutdown_timeout"});
+    check_keys(*daemon, "daemon", {"shutdown_timeout", "state_dir"});
     read_seconds(*daemon, "daemon", "shutdown_timeout", cfg.shutdown_timeout);
+    read_string(*daemon, "daemon", "state_dir", cfg.state_dir);
   }
   const auto* input = section(root, "input");
   if (input) {

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <cstdlib>
 
 #include "sockpush/address.hpp"
 #include "sockpush/carbon_writer.hpp"
@@ -25,6 +26,15 @@ void rethrow_if_failed(std::exception_ptr e) {
   if (e) std::rethrow_exception(e);
 }
 
+/// The configured state directory, or the first of systemd's StateDirectory=.
+std::string state_directory(const config& cfg) {
+  if (!cfg.state_dir.empty()) return cfg.state_dir;
+  const char* from_systemd = std::getenv("STATE_DIRECTORY");
+  if (!from_systemd) return {};
+  std::string dir(from_systemd);
+  return dir.substr(0, dir.find(':'));
+}
+
 std::unique_ptr<line_writer> make_writer(asio::io_context& io, const config& cfg,
                                          line_buffer& buffer) {
   if (cfg.carbon.address == "-") return std::make_unique<stdout_writer>(io, buffer);
@@ -44,6 +54,7 @@ daemon::daemon(const config& cfg, bool once, config_source reload, std::string c
       round_timer_(io_),
       watchdog_timer_(io_),
       buffer_(cfg.buffer_max_bytes),
+      spool_(once ? std::string{} : state_directory(cfg)),
       clock_(cfg.clock, cfg.buffer_max_bytes / 2),
       writer_(make_writer(io_, cfg_, buffer_)),
       intake_(buffer_, *writer_, {cfg.path_chars, {}}) {
@@ -59,6 +70,8 @@ daemon::daemon(const config& cfg, bool once, config_source reload, std::string c
   if (c.conntrack) collectors_.push_back(std::make_unique<conntrack_collector>(c.conntrack_top_ports));
   if (c.settings) collectors_.push_back(std::make_unique<settings_collector>());
   collector_errors_.resize(collectors_.size());
+  // Oldest first: what the last run spooled, then what a reload carried over.
+  if (auto spooled = spool_.take(); !spooled.empty()) buffer_.push(spooled);
   if (!carried_lines.empty()) buffer_.push(carried_lines);
   // Listeners bind here, so a taken port fails the start with a clear error.
   for (const auto& l : cfg_.listeners) listeners_.push_back(std::make_unique<listener>(io_, l, intake_));
@@ -258,6 +271,20 @@ int daemon::run() {
   io_.run();
 
   if (once_) return writer_->delivered() ? 0 : 1;
+  if (!buffer_.empty() && !reload_requested()) {
+    if (spool_.enabled()) {
+      auto lines = buffer_.lines();
+      std::string undelivered;
+      buffer_.take(undelivered, buffer_.bytes());
+      if (auto failed = spool_.save(undelivered); failed.empty())
+        spdlog::info("{} undelivered lines written to the spool {}", lines, spool_.path());
+      else
+        spdlog::error("{} undelivered lines lost: {}", lines, failed);
+    } else {
+      spdlog::warn("{} undelivered lines lost at shutdown (set daemon.state_dir to keep them)",
+                   buffer_.lines());
+    }
+  }
   return writer_lost_output_ ? 1 : 0;
 }
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <set>
@@ -296,4 +297,65 @@ TEST_CASE("daemon: a carbon that vanishes without FIN or RST is detected by TCP_
   // sent again, so no second is missing.
   check_consecutive_seconds(unique);
   CHECK(sink.connections() == 2);
+}
+
+TEST_CASE("daemon: lines undelivered at SIGTERM are spooled and sent first at the next start") {
+  test::temp_dir dir;
+  std::filesystem::create_directories(dir / "state");
+  auto cfg = config_file(dir, "[daemon]\nshutdown_timeout = 0.5\nstate_dir = \"" + dir / "state" +
+                                  "\"\n[carbon]\nreconnect_min = 0.2\nreconnect_max = 0.5\n");
+  const auto port = test::unused_port();
+  {
+    test::child first({SOCKPUSH_BINARY, "-c", cfg, "--carbon", "127.0.0.1:" + std::to_string(port),
+                       "--interval", "1", "--prefix", "t"},
+                      {}, dir / "log1");
+    test::sleep_ms(3500);  // 3 rounds, carbon absent
+    first.signal(SIGTERM);
+    CHECK(first.wait(10000ms) == 0);
+  }
+  CHECK(test::read_file(dir / "log1").find("undelivered lines written to the spool") != std::string::npos);
+  REQUIRE(std::filesystem::exists(dir / "state/spool"));
+
+  const long long restarted = std::time(nullptr);
+  test::line_sink sink(dir / "sink", port);
+  test::child second({SOCKPUSH_BINARY, "-c", cfg, "--carbon", "127.0.0.1:" + std::to_string(port),
+                      "--interval", "1", "--prefix", "t"},
+                     {}, dir / "log2");
+  REQUIRE(test::wait_until([&] { return test::metric(sink.data(), ".tcp.states.listen").values.size() >= 5; },
+                           10000ms));
+  second.signal(SIGTERM);
+  CHECK(second.wait(10000ms) == 0);
+  auto ts = test::metric(sink.data(), ".tcp.states.listen").timestamps;
+  MESSAGE("first rounds " << ts[0] << ", " << ts[1] << ", " << ts[2] << "; restarted at " << restarted);
+  // The spooled rounds come first, and they are older than the restart.
+  CHECK(ts[0] < restarted);
+  CHECK(ts[2] < restarted);
+  CHECK(std::is_sorted(ts.begin(), ts.end()));
+  CHECK(sink.connections() == 1);
+  CHECK(test::read_file(dir / "log2").find("loaded ") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir / "state/spool"));  // consumed
+}
+
+TEST_CASE("daemon: a corrupt or truncated spool is reported, kept aside and skipped") {
+  test::temp_dir dir;
+  std::filesystem::create_directories(dir / "state");
+  auto cfg = config_file(dir, "[daemon]\nstate_dir = \"" + dir / "state" + "\"\n");
+  for (const std::string& bad :
+       {std::string("garbage\n"), std::string("sockpush-spool 1 100 00000000\na.b 1 1\n"),
+        std::string("sockpush-spool 1 8 deadbeef\na.b 1 1\n")}) {
+    CAPTURE(bad);
+    test::write_file(dir / "state/spool", bad);
+    std::filesystem::remove(dir / "state/spool.corrupt");
+    std::filesystem::remove(dir / "out");
+    test::child daemon({SOCKPUSH_BINARY, "-c", cfg, "--carbon", "-", "--interval", "0.5"},
+                       dir / "out", dir / "log");
+    REQUIRE(test::wait_until(
+        [&] { return test::read_file(dir / "out").find(".tcp.states.listen ") != std::string::npos; },
+        5000ms));  // and it runs its rounds
+    daemon.signal(SIGTERM);
+    CHECK(daemon.wait(10000ms) == 0);
+    CHECK(test::read_file(dir / "log").find("is corrupt") != std::string::npos);
+    CHECK(test::read_file(dir / "out").find("a.b 1 1") == std::string::npos);  // nothing of it sent
+    CHECK(std::filesystem::exists(dir / "state/spool.corrupt"));
+  }
 }

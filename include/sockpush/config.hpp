@@ -115,6 +115,9 @@ struct config {
   std::size_t buffer_max_bytes = 4 * 1024 * 1024;
   /// How long SIGTERM/SIGINT or --once may spend delivering what is buffered.
   milliseconds shutdown_timeout{5000};
+  /// Where undelivered lines are spooled at shutdown; empty: systemd's
+  /// $STATE_DIRECTORY if set, else no spool.
+  std::string state_dir;
   /// Path characters outside the safe set in lines from outside.
   path_policy path_chars = path_policy::reject;
   std::vector<listen_config> listeners;

@@ -19,6 +19,7 @@
 #include "sockpush/listener.hpp"
 #include "sockpush/metric.hpp"
 #include "sockpush/service_notify.hpp"
+#include "sockpush/spool.hpp"
 
 namespace sockpush {
 
@@ -64,6 +65,7 @@ class daemon {
   asio::steady_timer round_timer_;
   asio::steady_timer watchdog_timer_;
   line_buffer buffer_;
+  spool spool_;
   clock_hold clock_;
   std::unique_ptr<line_writer> writer_;
   line_intake intake_;

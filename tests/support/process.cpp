@@ -31,9 +31,18 @@ child::child(std::vector<std::string> argv, const std::string& stdout_file,
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
   pid_t parent = ::getpid();
+  // Signals stay blocked across fork() until the child has dropped the test
+  // runner's handlers: a SIGTERM sent before exec must not run doctest's
+  // crash handler in a copy of the test process.
+  sigset_t all, previous;
+  sigfillset(&all);
+  ::sigprocmask(SIG_SETMASK, &all, &previous);
   pid_ = ::fork();
+  if (pid_ != 0) ::sigprocmask(SIG_SETMASK, &previous, nullptr);
   if (pid_ < 0) throw std::runtime_error("cannot fork for " + argv[0] + ": " + std::strerror(errno));
   if (pid_ == 0) {
+    for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
+    ::sigprocmask(SIG_SETMASK, &previous, nullptr);
     // A test that aborts (a sanitizer report, a failed REQUIRE in a helper)
     // must not leave its children behind: ctest would wait on their output
     // pipe until its timeout.
