@@ -1,9 +1,7 @@
 #include "sockpush/conntrack_collector.hpp"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -12,12 +10,6 @@
 #include "sockpush/proc_files.hpp"
 
 namespace sockpush {
-namespace {
-
-constexpr std::size_t read_chunk_bytes = 64 * 1024;
-
-}  // namespace
-
 namespace detail {
 
 void parse_conntrack_lines(std::string_view text, conntrack_summary& summary) {
@@ -27,13 +19,7 @@ void parse_conntrack_lines(std::string_view text, conntrack_summary& summary) {
     text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
     // Fields: l3 name, l3 number, l4 name, l4 number, timeout, [state], key=value...
     std::array<std::string_view, 6> head;
-    std::size_t count = 0, i = 0;
-    while (count < head.size() && i < line.size()) {
-      while (i < line.size() && line[i] == ' ') ++i;
-      auto start = i;
-      while (i < line.size() && line[i] != ' ') ++i;
-      if (i > start) head[count++] = line.substr(start, i - start);
-    }
+    const auto count = split_words(line, head);
     if (count < 5) continue;
     if (head[2] == "tcp" && count == 6 && head[5].find('=') == std::string_view::npos) {
       std::string state(head[5]);
@@ -67,26 +53,15 @@ void conntrack_collector::collect(round_lines& out) {
   out.add("conntrack.fill_percent",
           *max > 0 ? 100.0 * static_cast<double>(*count) / static_cast<double>(*max) : 0.0);
 
-  int fd = ::open("/proc/net/nf_conntrack", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  conntrack_summary summary;
+  if (!read_complete_lines("/proc/net/nf_conntrack", [&](std::string_view lines) {
+        detail::parse_conntrack_lines(lines, summary);
+      })) {
     if (!logged_no_table_)
       spdlog::info("/proc/net/nf_conntrack is not readable: conntrack entries per state not reported");
     logged_no_table_ = true;
     return;
   }
-  conntrack_summary summary;
-  std::string carry, chunk(read_chunk_bytes, '\0');
-  for (;;) {
-    auto got = ::read(fd, chunk.data(), chunk.size());
-    if (got <= 0) break;
-    carry.append(chunk.data(), static_cast<std::size_t>(got));
-    auto last = carry.rfind('\n');
-    if (last == std::string::npos) continue;
-    detail::parse_conntrack_lines(std::string_view(carry).substr(0, last + 1), summary);
-    carry.erase(0, last + 1);
-  }
-  detail::parse_conntrack_lines(carry, summary);
-  ::close(fd);
 
   // Every TCP state always, so graphs do not have holes where a state is empty.
   static constexpr std::string_view tcp_states[] = {"syn_sent", "syn_recv", "established",

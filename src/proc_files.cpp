@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 
 namespace sockpush {
@@ -37,6 +38,38 @@ std::optional<std::string> read_small_file(const char* path) {
   }
   ::close(fd);
   return text;
+}
+
+bool read_complete_lines(const char* path, const std::function<void(std::string_view)>& lines) {
+  constexpr std::size_t chunk_bytes = 64 * 1024;
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  std::string carry;
+  std::string chunk(chunk_bytes, '\0');
+  for (;;) {
+    auto got = ::read(fd, chunk.data(), chunk.size());
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    carry.append(chunk.data(), static_cast<std::size_t>(got));
+    auto last = carry.rfind('\n');
+    if (last == std::string::npos) continue;
+    lines(std::string_view(carry).substr(0, last + 1));
+    carry.erase(0, last + 1);
+  }
+  if (!carry.empty()) lines(carry);
+  ::close(fd);
+  return true;
+}
+
+std::size_t split_words(std::string_view line, std::span<std::string_view> out) {
+  std::size_t count = 0, i = 0;
+  while (count < out.size() && i < line.size()) {
+    while (i < line.size() && line[i] == ' ') ++i;
+    auto start = i;
+    while (i < line.size() && line[i] != ' ') ++i;
+    if (i > start) out[count++] = line.substr(start, i - start);
+  }
+  return count;
 }
 
 std::optional<std::int64_t> read_integer_file(const char* path) {

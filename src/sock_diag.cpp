@@ -1,7 +1,8 @@
 #include "sockpush/sock_diag.hpp"
 
+#include "sockpush/proc_files.hpp"
+
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
@@ -18,7 +19,6 @@ namespace {
 
 /// The kernel hands out at most ~32 KiB per dump datagram; more is wasted.
 constexpr std::size_t recv_buffer_bytes = 32 * 1024;
-constexpr std::size_t proc_read_bytes = 64 * 1024;
 
 int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -111,13 +111,7 @@ void parse_proc_net_lines(std::string_view text, std::uint8_t family,
     pos = end + 1;
     // "  12: 0100007F:0CEA 00000000:0000 0A ...": slot, local, remote, state.
     std::array<std::string_view, 4> fields;
-    std::size_t count = 0, i = 0;
-    while (count < fields.size() && i < line.size()) {
-      while (i < line.size() && line[i] == ' ') ++i;
-      auto start = i;
-      while (i < line.size() && line[i] != ' ') ++i;
-      if (i > start) fields[count++] = line.substr(start, i - start);
-    }
+    const auto count = split_words(line, fields);
     socket_record record;
     record.family = family;
     std::array<std::uint8_t, 16> local{};
@@ -185,26 +179,10 @@ bool sock_diag_socket::dump(std::uint8_t family, std::uint8_t protocol, std::uin
 }
 
 void read_proc_net(const char* path, std::uint8_t family, const socket_visitor& visit) {
-  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return;  // no IPv6
+  bool opened = read_complete_lines(
+      path, [&](std::string_view lines) { detail::parse_proc_net_lines(lines, family, visit); });
+  if (!opened && errno != ENOENT)  // no file: no IPv6
     throw std::system_error(errno, std::generic_category(), path);
-  }
-  // Large reads: the kernel restarts its table walk on every read().
-  std::string carry;
-  std::string chunk(proc_read_bytes, '\0');
-  for (;;) {
-    auto got = ::read(fd, chunk.data(), chunk.size());
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) break;
-    carry.append(chunk.data(), static_cast<std::size_t>(got));
-    auto last = carry.rfind('\n');
-    if (last == std::string::npos) continue;
-    detail::parse_proc_net_lines(std::string_view(carry).substr(0, last + 1), family, visit);
-    carry.erase(0, last + 1);
-  }
-  detail::parse_proc_net_lines(carry, family, visit);
-  ::close(fd);
 }
 
 }  // namespace sockpush

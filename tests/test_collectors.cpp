@@ -24,24 +24,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-int must(int rc, const char* what) {
-  if (rc < 0) FAIL(what << ": " << std::strerror(errno));
-  return rc;
-}
-
-sockaddr_in address(const char* ip, std::uint16_t port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  inet_pton(AF_INET, ip, &a.sin_addr);
-  return a;
-}
-
 int listen_on(const char* ip, std::uint16_t port) {
-  int fd = must(socket(AF_INET, SOCK_STREAM, 0), "socket");
-  auto a = address(ip, port);
-  must(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), "bind");
-  must(listen(fd, 1024), "listen");
+  int fd = test::must(socket(AF_INET, SOCK_STREAM, 0), "socket");
+  auto a = test::ipv4(ip, port);
+  test::must(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), "bind");
+  test::must(listen(fd, 1024), "listen");
   return fd;
 }
 
@@ -49,12 +36,12 @@ int listen_on(const char* ip, std::uint16_t port) {
 /// client and accepted descriptors.
 std::vector<int> connect_many(int listener, const char* ip, std::uint16_t port, int count) {
   std::vector<int> fds;
-  auto server = address(ip, port);
+  auto server = test::ipv4(ip, port);
   for (int i = 0; i < count; ++i) {
-    int c = must(socket(AF_INET, SOCK_STREAM, 0), "socket");
-    must(connect(c, reinterpret_cast<sockaddr*>(&server), sizeof server), "connect");
+    int c = test::must(socket(AF_INET, SOCK_STREAM, 0), "socket");
+    test::must(connect(c, reinterpret_cast<sockaddr*>(&server), sizeof server), "connect");
     fds.push_back(c);
-    fds.push_back(must(accept(listener, nullptr, nullptr), "accept"));
+    fds.push_back(test::must(accept(listener, nullptr, nullptr), "accept"));
   }
   return fds;
 }
@@ -128,9 +115,9 @@ TEST_CASE("kernel: ephemeral ports per destination, per-port states, UDP, sockst
   CHECK(v["tcp.states.time_wait"] == static_cast<double>(ss_count("state time-wait")));
 
   int udp_sockets[7];
-  for (int& fd : udp_sockets) fd = must(socket(AF_INET, SOCK_DGRAM, 0), "udp socket");
-  auto bound = address("127.0.0.1", 5353);
-  must(bind(udp_sockets[0], reinterpret_cast<sockaddr*>(&bound), sizeof bound), "bind udp");
+  for (int& fd : udp_sockets) fd = test::must(socket(AF_INET, SOCK_DGRAM, 0), "udp socket");
+  auto bound = test::ipv4("127.0.0.1", 5353);
+  test::must(bind(udp_sockets[0], reinterpret_cast<sockaddr*>(&bound), sizeof bound), "bind udp");
   udp_collector udp;
   udp_collector udp_proc(true);
   // Unbound UDP sockets are not in the kernel's tables yet; the bound one is.

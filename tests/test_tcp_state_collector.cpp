@@ -122,19 +122,6 @@ TEST_CASE("/proc/net/tcp lines: state, ports and addresses parsed, header and ju
 
 namespace {
 
-int must(int rc, const char* what) {
-  if (rc < 0) FAIL(what << ": " << std::strerror(errno));
-  return rc;
-}
-
-sockaddr_in loopback(const char* address, std::uint16_t port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  inet_pton(AF_INET, address, &a.sin_addr);
-  return a;
-}
-
 /// Makes `count` TIME_WAIT sockets: each client binds its own 127.1.x.y
 /// source (no ephemeral-port search), connects, and closes first.
 void make_time_wait(int listener, const sockaddr_in& server, int count) {
@@ -145,13 +132,13 @@ void make_time_wait(int listener, const sockaddr_in& server, int count) {
     for (int i = 0; i < n; ++i) {
       int k = done + i;
       auto source = "127.1." + std::to_string(k / 250) + "." + std::to_string(k % 250 + 1);
-      int c = must(socket(AF_INET, SOCK_STREAM, 0), "socket");
-      auto src = loopback(source.c_str(), 20000);
-      must(bind(c, reinterpret_cast<const sockaddr*>(&src), sizeof src), "bind");
-      must(connect(c, reinterpret_cast<const sockaddr*>(&server), sizeof server), "connect");
+      int c = test::must(socket(AF_INET, SOCK_STREAM, 0), "socket");
+      auto src = test::ipv4(source.c_str(), 20000);
+      test::must(bind(c, reinterpret_cast<const sockaddr*>(&src), sizeof src), "bind");
+      test::must(connect(c, reinterpret_cast<const sockaddr*>(&server), sizeof server), "connect");
       clients.push_back(c);
     }
-    for (int i = 0; i < n; ++i) accepted.push_back(must(accept(listener, nullptr, nullptr), "accept"));
+    for (int i = 0; i < n; ++i) accepted.push_back(test::must(accept(listener, nullptr, nullptr), "accept"));
     for (int c : clients) close(c);  // the side that closes first holds TIME_WAIT
     for (int a : accepted) close(a);
     done += n;
@@ -192,22 +179,22 @@ TEST_CASE("kernel: 10,500 TIME_WAIT and 300 ESTABLISHED sockets counted like soc
   auto why = test::enter_private_network_namespace();
   REQUIRE_MESSAGE(why.empty(), why);
 
-  int listener = must(socket(AF_INET, SOCK_STREAM, 0), "socket");
+  int listener = test::must(socket(AF_INET, SOCK_STREAM, 0), "socket");
   int on = 1;
   setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-  auto server = loopback("127.0.0.1", 5555);
-  must(bind(listener, reinterpret_cast<const sockaddr*>(&server), sizeof server), "bind");
-  must(listen(listener, 1024), "listen");
+  auto server = test::ipv4("127.0.0.1", 5555);
+  test::must(bind(listener, reinterpret_cast<const sockaddr*>(&server), sizeof server), "bind");
+  test::must(listen(listener, 1024), "listen");
 
   constexpr int time_wait = 10500;
   constexpr int established_pairs = 150;
   make_time_wait(listener, server, time_wait);
   std::vector<int> open_sockets;
   for (int i = 0; i < established_pairs; ++i) {
-    int c = must(socket(AF_INET, SOCK_STREAM, 0), "socket");
-    must(connect(c, reinterpret_cast<const sockaddr*>(&server), sizeof server), "connect");
+    int c = test::must(socket(AF_INET, SOCK_STREAM, 0), "socket");
+    test::must(connect(c, reinterpret_cast<const sockaddr*>(&server), sizeof server), "connect");
     open_sockets.push_back(c);
-    open_sockets.push_back(must(accept(listener, nullptr, nullptr), "accept"));
+    open_sockets.push_back(test::must(accept(listener, nullptr, nullptr), "accept"));
   }
 
   // The last FINs may still be in the loopback backlog (seen under ASan: 4

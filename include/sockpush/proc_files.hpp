@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -14,6 +16,14 @@ namespace sockpush {
 
 /// Whole file, or nullopt if it cannot be read.
 std::optional<std::string> read_small_file(const char* path);
+
+/// Reads a (possibly huge) /proc table in 64 KiB reads, one read() per
+/// chunk (the kernel restarts its table walk on every read), and hands over
+/// runs of complete lines. False if the file cannot be opened (errno set).
+bool read_complete_lines(const char* path, const std::function<void(std::string_view)>& lines);
+
+/// Splits `line` at spaces into at most out.size() words; returns how many.
+std::size_t split_words(std::string_view line, std::span<std::string_view> out);
 
 /// First integer in the file (e.g. /proc/sys/net/ipv4/tcp_fin_timeout).
 std::optional<std::int64_t> read_integer_file(const char* path);

@@ -1,5 +1,7 @@
 #include "support/process.hpp"
 
+#include <doctest/doctest.h>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -184,6 +186,19 @@ void line_sink::kill() {
 }
 
 std::size_t line_sink::connections() const { return split_lines(read_file(data_file_ + ".conns")).size(); }
+
+int must(int rc, const char* what) {
+  if (rc < 0) FAIL(what << ": " << std::strerror(errno));
+  return rc;
+}
+
+sockaddr_in ipv4(const char* address, std::uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  inet_pton(AF_INET, address, &a.sin_addr);
+  return a;
+}
 
 unsigned unused_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -2,7 +2,10 @@
 // bounded; only processes the test started are signalled, by PID.
 #pragma once
 
+#include <netinet/in.h>
 #include <sys/types.h>
+
+#include <cstdint>
 
 #include <chrono>
 #include <memory>
@@ -71,6 +74,12 @@ bool wait_until(Predicate done, std::chrono::milliseconds limit) {
 /// Moves this process into a new network namespace with lo up (root, or an
 /// unprivileged user namespace). Returns an empty string or the reason.
 std::string enter_private_network_namespace();
+
+/// Fails the test with strerror(errno) when a socket call returned < 0.
+int must(int rc, const char* what);
+
+/// An IPv4 socket address.
+sockaddr_in ipv4(const char* address, std::uint16_t port);
 
 /// A loopback TCP port that was free a moment ago.
 unsigned unused_port();
