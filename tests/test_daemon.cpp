@@ -217,8 +217,11 @@ TEST_CASE("daemon: a carbon that accepts and never reads: stall detected, memory
   MESSAGE("RSS " << rss_early << " KiB after 1 s, " << rss_late << " KiB after 8 s of a stalled peer");
   CHECK(log.find("stalled: no write progress for 1000 ms") != std::string::npos);
   // The line buffer (16 KiB), the history (2 x 4 KiB) and the kernel's queue
-  // are all capped: no growth beyond allocator noise.
+  // are all capped: no growth beyond allocator noise. (Not under ASan: its
+  // quarantine keeps freed memory resident by design.)
+#if !defined(__SANITIZE_ADDRESS__)
   CHECK(rss_late <= rss_early + 1024);
+#endif
 
   // A carbon that reads again, on the same port: the buffered rounds come out.
   stalled.reset();
