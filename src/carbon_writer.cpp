@@ -31,12 +31,14 @@ int to_int_s(milliseconds ms) {
   return static_cast<int>(std::max<milliseconds::rep>(1, ms.count() / 1000));
 }
 
-bool is_cancelled(const error_code& ec) { return ec == asio::error::operation_aborted; }
+bool is_cancelled(const error_code& ec) {
+  return ec == asio::error::operation_aborted;
+}
 
 }  // namespace
 
-carbon_writer::carbon_writer(asio::io_context& io, const carbon_config& cfg,
-                             host_port destination, line_buffer& buffer)
+carbon_writer::carbon_writer(asio::io_context& io, const carbon_config& cfg, host_port destination,
+                             line_buffer& buffer)
     : io_(io),
       cfg_(cfg),
       destination_(std::move(destination)),
@@ -49,7 +51,8 @@ carbon_writer::carbon_writer(asio::io_context& io, const carbon_config& cfg,
       stall_timer_(io),
       // The kernel doubles SO_SNDBUF; the replay window may need up to a
       // buffer's worth more.
-      history_cap_(2 * cfg.send_buffer + (cfg.replay_window.count() > 0 ? buffer.max_bytes() : 0)) {}
+      history_cap_(2 * cfg.send_buffer + (cfg.replay_window.count() > 0 ? buffer.max_bytes() : 0)) {
+}
 
 connection_info carbon_writer::connection() const {
   connection_info info;
@@ -63,7 +66,8 @@ connection_info carbon_writer::connection() const {
     info.retransmits = ti.tcpi_total_retrans;
   }
   int unacked = 0;
-  if (ioctl(fd, SIOCOUTQ, &unacked) == 0 && unacked > 0) info.unacked_bytes = static_cast<std::uint64_t>(unacked);
+  if (ioctl(fd, SIOCOUTQ, &unacked) == 0 && unacked > 0)
+    info.unacked_bytes = static_cast<std::uint64_t>(unacked);
   return info;
 }
 
@@ -75,13 +79,15 @@ void carbon_writer::remember_written(std::string_view bytes) {
   cut = cut == std::string::npos ? history_.size() : cut + 1;
   history_.erase(0, cut);
   history_base_ += cut;
-  while (!write_marks_.empty() && write_marks_.front().second < history_base_) write_marks_.pop_front();
+  while (!write_marks_.empty() && write_marks_.front().second < history_base_)
+    write_marks_.pop_front();
 }
 
 void carbon_writer::replay_after_failure() {
   std::uint64_t from = written_total_;
   if (unacked_at_last_drop_ > 0)
-    from -= std::min<std::uint64_t>(static_cast<std::uint64_t>(unacked_at_last_drop_), written_total_);
+    from -=
+        std::min<std::uint64_t>(static_cast<std::uint64_t>(unacked_at_last_drop_), written_total_);
   if (cfg_.replay_window.count() > 0) {
     for (const auto& [when, offset] : write_marks_) {
       if (when >= failed_at_ - cfg_.replay_window) {
@@ -107,7 +113,8 @@ void carbon_writer::replay_after_failure() {
     auto lines = count_lines(replay);
     buffer_.put_back(replay);
     stats_.replayed_lines += lines;
-    spdlog::info("re-sending {} lines ({} bytes) the peer may not have stored", lines, replay.size());
+    spdlog::info("re-sending {} lines ({} bytes) the peer may not have stored", lines,
+                 replay.size());
   }
   history_.clear();
   history_base_ = written_total_;
@@ -118,11 +125,14 @@ void carbon_writer::arm_stall_timer(std::uint64_t connection_id) {
   stall_timer_.expires_after(cfg_.stall_timeout);
   stall_timer_.async_wait([this, connection_id](const error_code& ec) {
     if (ec || connection_id != connection_id_) return;
-    drop_connection(fmt::format("stalled: no write progress for {} ms", cfg_.stall_timeout.count()));
+    drop_connection(
+        fmt::format("stalled: no write progress for {} ms", cfg_.stall_timeout.count()));
   });
 }
 
-void carbon_writer::wake() { wake_timer_.cancel(); }
+void carbon_writer::wake() {
+  wake_timer_.cancel();
+}
 
 void carbon_writer::finish(clock::time_point deadline) {
   finishing_ = true;
@@ -131,7 +141,9 @@ void carbon_writer::finish(clock::time_point deadline) {
   backoff_timer_.cancel();
 }
 
-bool carbon_writer::delivered() const { return all_acknowledged_ && buffer_.empty(); }
+bool carbon_writer::delivered() const {
+  return all_acknowledged_ && buffer_.empty();
+}
 
 asio::awaitable<void> carbon_writer::sleep_for(clock::duration d) {
   if (finishing_) d = std::min(d, deadline_ - clock::now());
@@ -174,7 +186,7 @@ asio::awaitable<std::string> carbon_writer::connect() {
   error_code ec;
   // Resolved on every attempt: carbon may have moved (DNS, failover).
   auto endpoints = co_await resolver_.async_resolve(destination_.host, destination_.port,
-                                                   asio::redirect_error(use_awaitable, ec));
+                                                    asio::redirect_error(use_awaitable, ec));
   if (ec) co_return "cannot resolve " + destination_.host + ": " + ec.message();
 
   std::string reason = "no address for " + destination_.host;
@@ -202,9 +214,10 @@ asio::awaitable<std::string> carbon_writer::connect() {
     ++connect_attempt_;
     deadline.cancel();
     if (!ec && socket_.is_open()) co_return std::string{};
-    reason = connect_timed_out_ ? fmt::format("connect to {} timed out after {} ms",
-                                     endpoint.address().to_string(), cfg_.connect_timeout.count())
-                       : ec.message();
+    reason = connect_timed_out_
+                 ? fmt::format("connect to {} timed out after {} ms",
+                               endpoint.address().to_string(), cfg_.connect_timeout.count())
+                 : ec.message();
     error_code ignored;
     socket_.close(ignored);
   }
@@ -229,15 +242,21 @@ void carbon_writer::drop_connection(const std::string& reason) {
   if (!socket_.is_open()) return;
   if (peer_close_reason_.empty()) peer_close_reason_ = reason;
   failed_at_ = clock::now();
-  if (reason.find("closed by peer") != std::string::npos) ++stats_.closed_by_peer;
-  else if (reason.find("reset") != std::string::npos) ++stats_.reset;
-  else if (reason.find("timed out") != std::string::npos) ++stats_.timed_out;
-  else if (reason.find("stalled") != std::string::npos) ++stats_.stalled;
-  else ++stats_.other_failures;
+  if (reason.find("closed by peer") != std::string::npos)
+    ++stats_.closed_by_peer;
+  else if (reason.find("reset") != std::string::npos)
+    ++stats_.reset;
+  else if (reason.find("timed out") != std::string::npos)
+    ++stats_.timed_out;
+  else if (reason.find("stalled") != std::string::npos)
+    ++stats_.stalled;
+  else
+    ++stats_.other_failures;
   ++connection_id_;  // makes every completion of this connection stale
   stall_timer_.cancel();
   // SIOCOUTQ still answers after a FIN or a reset, until close().
-  if (ioctl(socket_.native_handle(), SIOCOUTQ, &unacked_at_last_drop_) != 0) unacked_at_last_drop_ = -1;
+  if (ioctl(socket_.native_handle(), SIOCOUTQ, &unacked_at_last_drop_) != 0)
+    unacked_at_last_drop_ = -1;
   error_code ignored;
   socket_.close(ignored);
   wake_timer_.cancel();
@@ -340,9 +359,9 @@ asio::awaitable<void> carbon_writer::run() {
     apply_socket_options();
     if (logged_down_) {
       auto down = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - down_since_);
-      spdlog::info("connected to carbon at {} after {} failed attempts ({:.1f} s); {} lines buffered",
-                   where, backoff_.attempts(), static_cast<double>(down.count()) / 1000.0,
-                   buffer_.lines());
+      spdlog::info(
+          "connected to carbon at {} after {} failed attempts ({:.1f} s); {} lines buffered", where,
+          backoff_.attempts(), static_cast<double>(down.count()) / 1000.0, buffer_.lines());
     } else {
       spdlog::info("connected to carbon at {}", where);
     }

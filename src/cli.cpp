@@ -1,13 +1,14 @@
 #include "sockpush/cli.hpp"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 namespace sockpush {
 
 cli_action parse_command_line(int argc, char** argv) {
-  CLI::App app{"sockpush: counts socket states and pushes them to Graphite's carbon over one "
-               "persistent, reconnecting TCP connection."};
+  CLI::App app{
+      "sockpush: counts socket states and pushes them to Graphite's carbon over one "
+      "persistent, reconnecting TCP connection."};
   app.set_version_flag("--version", std::string("sockpush ") + SOCKPUSH_VERSION);
 
   std::string config_path;
@@ -56,8 +57,8 @@ cli_action parse_command_line(int argc, char** argv) {
     validate(cfg);
   } catch (const config_error& e) {
     // The value may come from a flag or the file; say which file was read.
-    throw config_error(config_path.empty() ? e.what()
-                                           : fmt::format("{} (config file {})", e.what(), config_path));
+    throw config_error(
+        config_path.empty() ? e.what() : fmt::format("{} (config file {})", e.what(), config_path));
   }
   action.once = once;
   return action;

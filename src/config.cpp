@@ -125,7 +125,8 @@ listen_config read_listener(const toml::value& t) {
   listen_config l;
   check_keys(t, "listen", {"address", "max_clients", "idle_timeout", "allow_remote"});
   const auto* address = find_key(t, "address");
-  if (!address) fail_at(t, "[[listen]] needs an address", "for example address = \"tcp://127.0.0.1:2003\"");
+  if (!address)
+    fail_at(t, "[[listen]] needs an address", "for example address = \"tcp://127.0.0.1:2003\"");
   read_string(t, "listen", "address", l.address);
   read_integer(t, "listen", "max_clients", l.max_clients, 1, 10000);
   read_seconds(t, "listen", "idle_timeout", l.idle_timeout);
@@ -142,7 +143,8 @@ exec_config read_exec_job(const toml::value& t) {
   exec_config job;
   check_keys(t, "exec", {"name", "command", "interval", "timeout", "prefix"});
   const auto* command = find_key(t, "command");
-  if (!command) fail_at(t, "[[exec]] needs a command", "for example command = [\"/usr/bin/probe\", \"--x\"]");
+  if (!command)
+    fail_at(t, "[[exec]] needs a command", "for example command = [\"/usr/bin/probe\", \"--x\"]");
   if (!command->is_array() || command->as_array().empty())
     fail_at(*command, "exec.command must be a non-empty array of strings (argv)",
             "write [\"sh\", \"-c\", \"...\"] to run a shell line");
@@ -170,11 +172,14 @@ void read_integer_list(const toml::value& table, const std::string& section, con
   const auto* v = find_key(table, key);
   if (!v) return;
   if (!v->is_array())
-    fail_at(*v, fmt::format("{} must be a list of integers", qualified(section, key)), "expected [1, 2]");
+    fail_at(*v, fmt::format("{} must be a list of integers", qualified(section, key)),
+            "expected [1, 2]");
   out.clear();
   for (const auto& item : v->as_array()) {
     if (!item.is_integer() || item.as_integer() < min || item.as_integer() > max)
-      fail_at(item, fmt::format("{} entries must be integers from {} to {}", qualified(section, key), min, max),
+      fail_at(item,
+              fmt::format("{} entries must be integers from {} to {}", qualified(section, key), min,
+                          max),
               "here");
     out.push_back(static_cast<Int>(item.as_integer()));
   }
@@ -185,19 +190,21 @@ void read_string_list(const toml::value& table, const std::string& section, cons
   const auto* v = find_key(table, key);
   if (!v) return;
   if (!v->is_array())
-    fail_at(*v, fmt::format("{} must be a list of strings", qualified(section, key)), "expected [\"a\"]");
+    fail_at(*v, fmt::format("{} must be a list of strings", qualified(section, key)),
+            "expected [\"a\"]");
   out.clear();
   for (const auto& item : v->as_array()) {
-    if (!item.is_string()) fail_at(item, fmt::format("{} entries must be strings", qualified(section, key)), "here");
+    if (!item.is_string())
+      fail_at(item, fmt::format("{} entries must be strings", qualified(section, key)), "here");
     out.push_back(item.as_string().str);
   }
 }
 
 void read_collectors(const toml::value& t, collectors_config& c) {
   check_keys(t, "collectors",
-             {"tcp_local_ports", "tcp_remote_ports", "tcp_listening_ports", "ephemeral", "ephemeral_top",
-              "udp", "sockstat", "netstat", "netstat_counters", "netstat_rates", "conntrack",
-              "conntrack_top_ports", "settings"});
+             {"tcp_local_ports", "tcp_remote_ports", "tcp_listening_ports", "ephemeral",
+              "ephemeral_top", "udp", "sockstat", "netstat", "netstat_counters", "netstat_rates",
+              "conntrack", "conntrack_top_ports", "settings"});
   read_integer_list(t, "collectors", "tcp_local_ports", c.tcp_local_ports, 1, 65535);
   read_integer_list(t, "collectors", "tcp_remote_ports", c.tcp_remote_ports, 1, 65535);
   read_bool(t, "collectors", "tcp_listening_ports", c.tcp_listening_ports);
@@ -261,7 +268,9 @@ void check_at(const toml::value* table, const std::string& key, Check check) {
 
 }  // namespace
 
-std::int64_t build_epoch() { return SOCKPUSH_BUILD_EPOCH; }
+std::int64_t build_epoch() {
+  return SOCKPUSH_BUILD_EPOCH;
+}
 
 milliseconds parse_seconds(std::string_view text, std::string_view what) {
   double s = 0;
@@ -288,9 +297,9 @@ void validate(const config& cfg) {
   if (cfg.carbon.reconnect_max < cfg.carbon.reconnect_min)
     throw config_error("carbon.reconnect_max must not be less than carbon.reconnect_min");
   if (!is_log_level(cfg.log_level))
-    throw config_error(fmt::format(
-        "log.level '{}' is not one of trace, debug, info, warn, error, critical, off",
-        cfg.log_level));
+    throw config_error(
+        fmt::format("log.level '{}' is not one of trace, debug, info, warn, error, critical, off",
+                    cfg.log_level));
 }
 
 config parse_config(std::string_view text, const std::string& origin) {
@@ -302,9 +311,11 @@ config parse_config(std::string_view text, const std::string& origin) {
   } catch (const toml::exception& e) {
     throw config_error(e.what());
   }
-  check_keys(root, "", {"carbon", "collect", "buffer", "daemon", "log", "input", "listen", "exec",
-                        "collectors", "clock"});
-  if (const auto* collectors = section(root, "collectors")) read_collectors(*collectors, cfg.collectors);
+  check_keys(root, "",
+             {"carbon", "collect", "buffer", "daemon", "log", "input", "listen", "exec",
+              "collectors", "clock"});
+  if (const auto* collectors = section(root, "collectors"))
+    read_collectors(*collectors, cfg.collectors);
   if (const auto* clock = section(root, "clock")) read_clock(*clock, cfg.clock);
 
   const auto* carbon = section(root, "carbon");
@@ -341,8 +352,7 @@ config parse_config(std::string_view text, const std::string& origin) {
   const auto* buffer = section(root, "buffer");
   if (buffer) {
     check_keys(*buffer, "buffer", {"max_bytes"});
-    read_integer(*buffer, "buffer", "max_bytes", cfg.buffer_max_bytes, 4096,
-                 std::int64_t{1} << 32);
+    read_integer(*buffer, "buffer", "max_bytes", cfg.buffer_max_bytes, 4096, std::int64_t{1} << 32);
   }
   const auto* daemon = section(root, "daemon");
   if (daemon) {
@@ -360,13 +370,12 @@ config parse_config(std::string_view text, const std::string& origin) {
     } else if (policy == "sanitise" || policy == "sanitize") {
       cfg.path_chars = path_policy::sanitise;
     } else if (!policy.empty() || find_key(*input, "path_chars")) {
-      fail_at(*find_key(*input, "path_chars"), "input.path_chars must be \"reject\" or \"sanitise\"",
-              "here");
+      fail_at(*find_key(*input, "path_chars"),
+              "input.path_chars must be \"reject\" or \"sanitise\"", "here");
     }
   }
-  read_table_array(root, "listen", [&](const toml::value& t) {
-    cfg.listeners.push_back(read_listener(t));
-  });
+  read_table_array(root, "listen",
+                   [&](const toml::value& t) { cfg.listeners.push_back(read_listener(t)); });
   read_table_array(root, "exec", [&](const toml::value& t) {
     auto job = read_exec_job(t);
     for (const auto& other : cfg.exec_jobs)
@@ -412,7 +421,8 @@ config parse_config(std::string_view text, const std::string& origin) {
 
 config load_config(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw config_error(fmt::format("cannot open config file {}: {}", path, std::strerror(errno)));
+  if (!in)
+    throw config_error(fmt::format("cannot open config file {}: {}", path, std::strerror(errno)));
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) throw config_error(fmt::format("cannot read config file {}", path));

@@ -58,15 +58,16 @@ void conntrack_collector::collect(round_lines& out) {
         detail::parse_conntrack_lines(lines, summary);
       })) {
     if (!logged_no_table_)
-      spdlog::info("/proc/net/nf_conntrack is not readable: conntrack entries per state not reported");
+      spdlog::info(
+          "/proc/net/nf_conntrack is not readable: conntrack entries per state not reported");
     logged_no_table_ = true;
     return;
   }
 
   // Every TCP state always, so graphs do not have holes where a state is empty.
-  static constexpr std::string_view tcp_states[] = {"syn_sent", "syn_recv", "established",
-                                                     "fin_wait", "close_wait", "last_ack",
-                                                     "time_wait", "close"};
+  static constexpr std::string_view tcp_states[] = {"syn_sent",  "syn_recv",   "established",
+                                                    "fin_wait",  "close_wait", "last_ack",
+                                                    "time_wait", "close"};
   for (auto state : tcp_states) {
     auto it = summary.tcp_states.find(std::string(state));
     out.add(fmt::format("conntrack.tcp.{}", state),

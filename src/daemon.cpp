@@ -8,12 +8,12 @@
 
 #include "sockpush/address.hpp"
 #include "sockpush/carbon_writer.hpp"
-#include "sockpush/metric.hpp"
-#include "sockpush/schedule.hpp"
-#include "sockpush/stdout_writer.hpp"
 #include "sockpush/conntrack_collector.hpp"
 #include "sockpush/kernel_counters_collector.hpp"
+#include "sockpush/metric.hpp"
+#include "sockpush/schedule.hpp"
 #include "sockpush/settings_collector.hpp"
+#include "sockpush/stdout_writer.hpp"
 #include "sockpush/tcp_state_collector.hpp"
 #include "sockpush/udp_collector.hpp"
 
@@ -66,15 +66,18 @@ daemon::daemon(const config& cfg, bool once, config_source reload, std::string c
   if (c.sockstat) collectors_.push_back(std::make_unique<sockstat_collector>());
   if (c.netstat)
     collectors_.push_back(std::make_unique<netstat_collector>(
-        c.netstat_counters.empty() ? default_netstat_counters() : c.netstat_counters, c.netstat_rates));
-  if (c.conntrack) collectors_.push_back(std::make_unique<conntrack_collector>(c.conntrack_top_ports));
+        c.netstat_counters.empty() ? default_netstat_counters() : c.netstat_counters,
+        c.netstat_rates));
+  if (c.conntrack)
+    collectors_.push_back(std::make_unique<conntrack_collector>(c.conntrack_top_ports));
   if (c.settings) collectors_.push_back(std::make_unique<settings_collector>());
   collector_errors_.resize(collectors_.size());
   // Oldest first: what the last run spooled, then what a reload carried over.
   if (auto spooled = spool_.take(); !spooled.empty()) buffer_.push(spooled);
   if (!carried_lines.empty()) buffer_.push(carried_lines);
   // Listeners bind here, so a taken port fails the start with a clear error.
-  for (const auto& l : cfg_.listeners) listeners_.push_back(std::make_unique<listener>(io_, l, intake_));
+  for (const auto& l : cfg_.listeners)
+    listeners_.push_back(std::make_unique<listener>(io_, l, intake_));
   for (const auto& job : cfg_.exec_jobs)
     exec_jobs_.push_back(std::make_unique<exec_job>(io_, job, cfg_.interval, prefix_, intake_));
 }
@@ -101,9 +104,10 @@ void daemon::collect_round(std::int64_t timestamp) {
   // --once must send its one round now; holding it would send nothing.
   const bool clock_trusted = once_ || clock_.trusted(wall_now);
   if (!clock_trusted && !clock_.holding())
-    spdlog::warn("the system clock reads {}, before {} (clock.not_before{}): holding rounds until "
-                 "it is set, then sending them with corrected timestamps",
-                 wall_now, cfg_.clock.not_before, cfg_.clock.require_sync ? " or not synchronised" : "");
+    spdlog::warn(
+        "the system clock reads {}, before {} (clock.not_before{}): holding rounds until "
+        "it is set, then sending them with corrected timestamps",
+        wall_now, cfg_.clock.not_before, cfg_.clock.require_sync ? " or not synchronised" : "");
   round_text_.clear();
   round_lines out(round_text_, prefix_, clock_trusted ? timestamp : 0);
   for (std::size_t i = 0; i < collectors_.size(); ++i) {
@@ -126,8 +130,10 @@ void daemon::collect_round(std::int64_t timestamp) {
   }
   if (clock_.holding()) {
     std::string released;
-    auto rounds = clock_.release(released, wall_now, std::chrono::steady_clock::now(), cfg_.interval);
-    spdlog::info("the system clock is set: sending {} held rounds with corrected timestamps", rounds);
+    auto rounds =
+        clock_.release(released, wall_now, std::chrono::steady_clock::now(), cfg_.interval);
+    spdlog::info("the system clock is set: sending {} held rounds with corrected timestamps",
+                 rounds);
     buffer_.push(released);
   }
   buffer_.push(round_text_);
@@ -166,7 +172,8 @@ void daemon::add_self_metrics(round_lines& out) const {
     auto scheme_end = l->name().find("://");
     auto name = sanitize_path_component(l->name().substr(0, scheme_end) + "_" +
                                         l->name().substr(scheme_end + 3));
-    out.add(fmt::format("sockpush.listen.{}.clients", name), static_cast<std::uint64_t>(l->clients()));
+    out.add(fmt::format("sockpush.listen.{}.clients", name),
+            static_cast<std::uint64_t>(l->clients()));
     out.add(fmt::format("sockpush.listen.{}.refused_clients", name), l->refused_clients());
   }
   for (const auto& job : exec_jobs_) {
@@ -197,7 +204,8 @@ asio::awaitable<void> daemon::run_rounds() {
       notifier_.ready();
       first_round = false;
     }
-    if (schedule.advance() > 0) spdlog::debug("collection round late; skipped to the next interval boundary");
+    if (schedule.advance() > 0)
+      spdlog::debug("collection round late; skipped to the next interval boundary");
   }
 }
 
@@ -251,7 +259,8 @@ std::string daemon::leftover_lines() {
 
 int daemon::run() {
   wait_for_signal();
-  if (notifier_.watchdog_interval() && !once_) asio::co_spawn(io_, ping_watchdog(), rethrow_if_failed);
+  if (notifier_.watchdog_interval() && !once_)
+    asio::co_spawn(io_, ping_watchdog(), rethrow_if_failed);
   asio::co_spawn(io_, writer_->run(), [this](std::exception_ptr e) {
     rethrow_if_failed(e);
     writer_done_ = true;

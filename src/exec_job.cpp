@@ -73,7 +73,8 @@ std::string spawn(const std::vector<std::string>& command, spawned& job) {
   posix_spawnattr_setsigdefault(&attr, &defaults);
   posix_spawnattr_setsigmask(&attr, &empty);
   posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
   std::vector<char*> argv;
   for (const auto& arg : command) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
@@ -115,7 +116,9 @@ exec_job::exec_job(asio::io_context& io, exec_config cfg, milliseconds default_i
   if (cfg_.prefix) rules_.prefix = prefix_;
 }
 
-exec_job::~exec_job() { stop(); }
+exec_job::~exec_job() {
+  stop();
+}
 
 void exec_job::start() {
   asio::co_spawn(io_, run_on_schedule(), [](std::exception_ptr e) {
@@ -142,7 +145,8 @@ asio::awaitable<void> exec_job::run_on_schedule() {
     co_await run_once(schedule_.due());
     if (auto skipped = schedule_.advance(); skipped > 0) {
       stats_.skipped += skipped;
-      spdlog::warn("{}: the run took longer than its interval; {} round(s) skipped", origin_, skipped);
+      spdlog::warn("{}: the run took longer than its interval; {} round(s) skipped", origin_,
+                   skipped);
     }
   }
 }
@@ -171,8 +175,10 @@ asio::awaitable<void> exec_job::run_once(std::int64_t timestamp) {
     done->cancel();
     if (e) std::rethrow_exception(e);
   };
-  asio::co_spawn(io_, [this, out, timestamp]() { return forward_stdout(*out, timestamp); }, reader_ended);
-  asio::co_spawn(io_, [this, err]() { return log_stderr(*err); }, reader_ended);
+  asio::co_spawn(
+      io_, [this, out, timestamp]() { return forward_stdout(*out, timestamp); }, reader_ended);
+  asio::co_spawn(
+      io_, [this, err]() { return log_stderr(*err); }, reader_ended);
 
   bool timed_out = false;
   while (*readers > 0) {
@@ -237,9 +243,11 @@ asio::awaitable<void> exec_job::forward_stdout(asio::posix::stream_descriptor& p
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
     error_code ec;
-    auto got = co_await pipe.async_read_some(asio::buffer(chunk), asio::redirect_error(asio::use_awaitable, ec));
+    auto got = co_await pipe.async_read_some(asio::buffer(chunk),
+                                             asio::redirect_error(asio::use_awaitable, ec));
     if (got > 0) {
-      intake_.feed(splitter, std::string_view(chunk.data(), got), origin_, line_number, timestamp, rules_);
+      intake_.feed(splitter, std::string_view(chunk.data(), got), origin_, line_number, timestamp,
+                   rules_);
       intake_.commit();
     }
     if (ec) break;
@@ -259,7 +267,8 @@ asio::awaitable<void> exec_job::log_stderr(asio::posix::stream_descriptor& pipe)
   std::vector<char> chunk(pipe_read_bytes);
   for (;;) {
     error_code ec;
-    auto got = co_await pipe.async_read_some(asio::buffer(chunk), asio::redirect_error(asio::use_awaitable, ec));
+    auto got = co_await pipe.async_read_some(asio::buffer(chunk),
+                                             asio::redirect_error(asio::use_awaitable, ec));
     if (got > 0) splitter.feed(std::string_view(chunk.data(), got), on_line);
     if (ec) break;
   }

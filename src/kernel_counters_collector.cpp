@@ -48,8 +48,9 @@ std::map<std::string, std::uint64_t> parse_sockstat(std::string_view text) {
     auto words = split_words(line);
     if (words.empty() || words[0].back() != ':') return;
     std::string proto(words[0].substr(0, words[0].size() - 1));
-    std::transform(proto.begin(), proto.end(), proto.begin(),
-                   [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
+    std::transform(proto.begin(), proto.end(), proto.begin(), [](char c) {
+      return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    });
     for (std::size_t i = 1; i + 1 < words.size(); i += 2) {
       std::uint64_t v = 0;
       if (parse_u64(words[i + 1], v)) values[proto + "." + std::string(words[i])] = v;
@@ -81,16 +82,25 @@ std::map<std::string, std::uint64_t> parse_header_value_pairs(std::string_view t
 }  // namespace detail
 
 std::vector<std::string> default_netstat_counters() {
-  return {"TcpExt.TW",           "TcpExt.TWRecycled",  "TcpExt.TWKilled",
-          "TcpExt.TCPTimeWaitOverflow", "TcpExt.ListenOverflows", "TcpExt.ListenDrops",
-          "Tcp.ActiveOpens",     "Tcp.PassiveOpens",   "Tcp.AttemptFails",
-          "Tcp.EstabResets",     "Tcp.RetransSegs",    "Tcp.CurrEstab"};
+  return {"TcpExt.TW",
+          "TcpExt.TWRecycled",
+          "TcpExt.TWKilled",
+          "TcpExt.TCPTimeWaitOverflow",
+          "TcpExt.ListenOverflows",
+          "TcpExt.ListenDrops",
+          "Tcp.ActiveOpens",
+          "Tcp.PassiveOpens",
+          "Tcp.AttemptFails",
+          "Tcp.EstabResets",
+          "Tcp.RetransSegs",
+          "Tcp.CurrEstab"};
 }
 
 void sockstat_collector::collect(round_lines& out) {
   auto v4 = read_small_file("/proc/net/sockstat");
   if (!v4) {
-    if (!logged_missing_v4_) spdlog::info("no /proc/net/sockstat here: socket summary not reported");
+    if (!logged_missing_v4_)
+      spdlog::info("no /proc/net/sockstat here: socket summary not reported");
     logged_missing_v4_ = true;
     return;
   }
@@ -124,7 +134,8 @@ void netstat_collector::collect(round_lines& out) {
     auto it = values.find(name);
     if (it == values.end()) {
       // An older kernel without this counter: say so once, skip it.
-      if (std::find(missing_logged_.begin(), missing_logged_.end(), name) == missing_logged_.end()) {
+      if (std::find(missing_logged_.begin(), missing_logged_.end(), name) ==
+          missing_logged_.end()) {
         spdlog::info("kernel has no counter {}; not reported", name);
         missing_logged_.push_back(name);
       }

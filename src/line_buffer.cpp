@@ -16,7 +16,8 @@ std::size_t count_lines(std::string_view text) {
   std::size_t left = text.size();
   while (left >= block) {
     unsigned char in_block = 0;
-    for (std::size_t i = 0; i < block; ++i) in_block = static_cast<unsigned char>(in_block + (p[i] == '\n'));
+    for (std::size_t i = 0; i < block; ++i)
+      in_block = static_cast<unsigned char>(in_block + (p[i] == '\n'));
     n += in_block;
     p += block;
     left -= block;
@@ -44,7 +45,9 @@ void line_buffer::make_room(std::size_t incoming) {
   compact();
 }
 
-void line_buffer::push(std::string_view text) { push(text, count_lines(text)); }
+void line_buffer::push(std::string_view text) {
+  push(text, count_lines(text));
+}
 
 void line_buffer::push(std::string_view text, std::size_t line_count) {
   assert(text.empty() || text.back() == '\n');

@@ -23,13 +23,13 @@ std::string printable_excerpt(std::string_view line) {
 line_intake::line_intake(line_buffer& buffer, line_writer& writer, line_rules rules)
     : buffer_(buffer), writer_(writer), rules_(rules) {}
 
-void line_intake::accept(std::string_view line, std::string_view origin,
-                         std::uint64_t line_number, std::int64_t now) {
+void line_intake::accept(std::string_view line, std::string_view origin, std::uint64_t line_number,
+                         std::int64_t now) {
   accept(line, origin, line_number, now, rules_);
 }
 
-void line_intake::accept(std::string_view line, std::string_view origin,
-                         std::uint64_t line_number, std::int64_t now, const line_rules& rules) {
+void line_intake::accept(std::string_view line, std::string_view origin, std::uint64_t line_number,
+                         std::int64_t now, const line_rules& rules) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   auto verdict = validate_line(line, now, rules, batch_);
   if (verdict == line_verdict::ok) {
@@ -71,7 +71,8 @@ void line_intake::feed(line_splitter& splitter, std::string_view data, std::stri
     accepted_ += run_lines;
     line_number += run_lines;
     if (p == end) break;
-    const auto* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+    const auto* nl =
+        static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
     if (nl == nullptr) {
       splitter.keep(std::string_view(p, static_cast<std::size_t>(end - p)));
       break;

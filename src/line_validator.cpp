@@ -1,14 +1,16 @@
 #include "sockpush/line_validator.hpp"
 
 #include <charconv>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 
 namespace sockpush {
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r';
+}
 
 /// Characters kept in a path: those that need no quoting anywhere between
 /// carbon's whisper file names, Graphite-web's target parser and Grafana.
@@ -199,15 +201,24 @@ std::size_t split_fields(std::string_view line, std::array<std::string_view, 3>&
 
 std::string_view to_string(line_verdict v) {
   switch (v) {
-    case line_verdict::ok: return "ok";
-    case line_verdict::empty: return "empty";
-    case line_verdict::too_long: return "too_long";
-    case line_verdict::field_count: return "field_count";
-    case line_verdict::bad_utf8: return "bad_utf8";
-    case line_verdict::bad_path: return "bad_path";
-    case line_verdict::bad_tag: return "bad_tag";
-    case line_verdict::bad_value: return "bad_value";
-    case line_verdict::bad_timestamp: return "bad_timestamp";
+    case line_verdict::ok:
+      return "ok";
+    case line_verdict::empty:
+      return "empty";
+    case line_verdict::too_long:
+      return "too_long";
+    case line_verdict::field_count:
+      return "field_count";
+    case line_verdict::bad_utf8:
+      return "bad_utf8";
+    case line_verdict::bad_path:
+      return "bad_path";
+    case line_verdict::bad_tag:
+      return "bad_tag";
+    case line_verdict::bad_value:
+      return "bad_value";
+    case line_verdict::bad_timestamp:
+      return "bad_timestamp";
   }
   return "unknown";
 }
@@ -239,8 +250,8 @@ std::string invalid_line_counts::summary() const {
 line_verdict validate_line(std::string_view line, std::int64_t now, const line_rules& rules,
                            std::string& out) {
   if (line.size() > max_line_bytes) return line_verdict::too_long;
-  if (rules.prefix.empty() && scan_plain_line(line.data(), line.data() + line.size()) ==
-                                   line.data() + line.size()) {
+  if (rules.prefix.empty() &&
+      scan_plain_line(line.data(), line.data() + line.size()) == line.data() + line.size()) {
     out.append(line);
     out.push_back('\n');
     return line_verdict::ok;

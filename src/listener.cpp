@@ -17,7 +17,9 @@ constexpr std::size_t client_read_bytes = 16 * 1024;
 constexpr std::size_t max_datagram_bytes = 64 * 1024;
 constexpr auto backpressure_poll = std::chrono::milliseconds(5);
 
-std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+std::int64_t unix_now() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
 
 template <typename Endpoint>
 std::string endpoint_text(const Endpoint& e) {
@@ -29,17 +31,20 @@ std::string endpoint_text(const Endpoint& e) {
 /// A stale socket file from a killed daemon would make bind() fail; anything
 /// that is not a socket is the user's file and is left alone.
 void remove_stale_socket(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) return;
   if (!S_ISSOCK(st.st_mode))
-    throw std::runtime_error(fmt::format("listen address unix://{}: exists and is not a socket", path));
+    throw std::runtime_error(
+        fmt::format("listen address unix://{}: exists and is not a socket", path));
   ::unlink(path.c_str());
 }
 
 }  // namespace
 
 listener::listener(asio::io_context& io, const listen_config& cfg, line_intake& intake)
-    : io_(io), cfg_(cfg), address_(check_listen_address(cfg.address, cfg.allow_remote)),
+    : io_(io),
+      cfg_(cfg),
+      address_(check_listen_address(cfg.address, cfg.allow_remote)),
       intake_(intake) {
   try {
     switch (address_.kind) {
@@ -55,7 +60,8 @@ listener::listener(asio::io_context& io, const listen_config& cfg, line_intake& 
         break;
     }
   } catch (const boost::system::system_error& e) {
-    throw std::runtime_error(fmt::format("cannot listen on {}: {}", address_.text, e.code().message()));
+    throw std::runtime_error(
+        fmt::format("cannot listen on {}: {}", address_.text, e.code().message()));
   }
   spdlog::info("listening for lines on {}", address_.text);
 }
@@ -109,8 +115,8 @@ asio::awaitable<void> listener::accept_loop(Acceptor& acceptor) {
       ++refused_clients_;
       std::uint64_t held_back = 0;
       if (refusal_log_.allow(held_back))
-        spdlog::warn("{}: refused ({} clients already, max_clients = {}; {} refused in all)", origin,
-                     closers_.size(), cfg_.max_clients, refused_clients_);
+        spdlog::warn("{}: refused ({} clients already, max_clients = {}; {} refused in all)",
+                     origin, closers_.size(), cfg_.max_clients, refused_clients_);
       socket.close(ec);
       continue;
     }
@@ -129,12 +135,13 @@ struct client_state {
 /// Idle watchdog: each read pushes the expiry forward, which cancels the
 /// pending wait; only a wait that ends past the expiry closes the client.
 template <typename Socket>
-asio::awaitable<void> close_when_idle(std::shared_ptr<client_state<Socket>> client, std::string origin,
-                                      milliseconds idle_timeout) {
+asio::awaitable<void> close_when_idle(std::shared_ptr<client_state<Socket>> client,
+                                      std::string origin, milliseconds idle_timeout) {
   while (client->socket.is_open()) {
     error_code ec;
     co_await client->idle.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    if (client->socket.is_open() && client->idle.expiry() <= asio::steady_timer::clock_type::now()) {
+    if (client->socket.is_open() &&
+        client->idle.expiry() <= asio::steady_timer::clock_type::now()) {
       spdlog::info("{}: closing, nothing received for {} ms", origin, idle_timeout.count());
       client->socket.close(ec);
     }
@@ -170,8 +177,8 @@ asio::awaitable<void> listener::serve_client(Socket socket, std::string origin) 
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
     error_code ec;
-    auto got = co_await client->socket.async_read_some(asio::buffer(chunk),
-                                                       asio::redirect_error(asio::use_awaitable, ec));
+    auto got = co_await client->socket.async_read_some(
+        asio::buffer(chunk), asio::redirect_error(asio::use_awaitable, ec));
     if (got > 0) {
       client->idle.expires_after(cfg_.idle_timeout);
       intake_.feed(splitter, std::string_view(chunk.data(), got), origin, line_number, unix_now());

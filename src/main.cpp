@@ -16,7 +16,8 @@
 int main(int argc, char** argv) {
   // A closed stdout pipe must be an error code on write, not a silent death.
   std::signal(SIGPIPE, SIG_IGN);
-  if (argc > 1 && std::string_view(argv[1]) == "send") return sockpush::run_send_command(argc - 1, argv + 1);
+  if (argc > 1 && std::string_view(argv[1]) == "send")
+    return sockpush::run_send_command(argc - 1, argv + 1);
   try {
     auto action = sockpush::parse_command_line(argc, argv);
     switch (action.what) {

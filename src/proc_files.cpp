@@ -102,9 +102,9 @@ std::vector<port_range> parse_port_list(std::string_view text) {
     text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
     auto dash = item.find('-');
     port_range r;
-    bool ok = dash == std::string_view::npos
-                  ? parse_int(item, r.low) && (r.high = r.low, true)
-                  : parse_int(item.substr(0, dash), r.low) && parse_int(item.substr(dash + 1), r.high);
+    bool ok = dash == std::string_view::npos ? parse_int(item, r.low) && (r.high = r.low, true)
+                                             : parse_int(item.substr(0, dash), r.low) &&
+                                                   parse_int(item.substr(dash + 1), r.high);
     if (ok && r.low <= r.high) ranges.push_back(r);
   }
   return ranges;

@@ -1,8 +1,8 @@
 #include "sockpush/send_command.hpp"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include <csignal>
 
@@ -16,8 +16,9 @@
 namespace sockpush {
 
 int run_send_command(int argc, char** argv) {
-  CLI::App app{"sockpush send: forward Graphite lines from stdin over one connection "
-               "(drop-in for `| nc HOST PORT`)"};
+  CLI::App app{
+      "sockpush send: forward Graphite lines from stdin over one connection "
+      "(drop-in for `| nc HOST PORT`)"};
   std::string host = "127.0.0.1";
   std::string port;
   std::string timeout = "10";
@@ -27,7 +28,8 @@ int run_send_command(int argc, char** argv) {
   app.add_option("port", port, "PORT, nc style (default 2003)");
   app.add_option("--timeout", timeout,
                  "Seconds allowed after end of input to deliver what is left (default 10)");
-  app.add_option("-c,--config", config_path, "Take the [carbon], [buffer] and [input] settings from FILE");
+  app.add_option("-c,--config", config_path,
+                 "Take the [carbon], [buffer] and [input] settings from FILE");
   app.add_option("--log-level", log_level, "trace, debug, info, warn (default), error, off");
 
   config cfg;

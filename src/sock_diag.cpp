@@ -101,8 +101,7 @@ dump_progress parse_sock_diag_datagram(std::span<const std::byte> datagram,
   return progress;
 }
 
-void parse_proc_net_lines(std::string_view text, std::uint8_t family,
-                          const socket_visitor& visit) {
+void parse_proc_net_lines(std::string_view text, std::uint8_t family, const socket_visitor& visit) {
   std::size_t pos = 0;
   while (pos < text.size()) {
     auto end = text.find('\n', pos);

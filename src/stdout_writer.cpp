@@ -17,7 +17,9 @@ stdout_writer::~stdout_writer() {
   out_.close(ignored);
 }
 
-void stdout_writer::wake() { wake_timer_.cancel(); }
+void stdout_writer::wake() {
+  wake_timer_.cancel();
+}
 
 void stdout_writer::finish(std::chrono::steady_clock::time_point) {
   finishing_ = true;

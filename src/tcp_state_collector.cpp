@@ -7,8 +7,8 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <system_error>
 
@@ -96,8 +96,9 @@ void tcp_state_collector::scan() {
     if (ok)
       spdlog::info("no tcp_diag in this kernel; counting TCP sockets from /proc/net/tcp");
     else
-      spdlog::warn("sock_diag dump failed ({}); counting TCP sockets from /proc/net/tcp from now on",
-                   std::strerror(errno));
+      spdlog::warn(
+          "sock_diag dump failed ({}); counting TCP sockets from /proc/net/tcp from now on",
+          std::strerror(errno));
     method_ = method::proc;
     scan();
     return;
@@ -123,7 +124,8 @@ void tcp_state_collector::collect(round_lines& out) {
   for (std::size_t state = 1; state < tcp_state_count; ++state)
     out.add(fmt::format("tcp.states.{}", tcp_state_names[state]), states_[state]);
   for (const auto& [port, counts] : local_counts_) add_port_states(out, "local_port", port, counts);
-  for (const auto& [port, counts] : remote_counts_) add_port_states(out, "remote_port", port, counts);
+  for (const auto& [port, counts] : remote_counts_)
+    add_port_states(out, "remote_port", port, counts);
   if (options_.listening_ports) {
     std::map<std::uint16_t, const tcp_state_counts*> listening;  // sorted output
     for (const auto& [port, counts] : server_port_counts_)
@@ -136,7 +138,8 @@ void tcp_state_collector::collect(round_lines& out) {
     for (const auto& [key, used] : destinations_) max_used = std::max(max_used, used);
     out.add("tcp.ephemeral.range_size", static_cast<std::uint64_t>(range_size));
     out.add("tcp.ephemeral.max_used", max_used);
-    const double percent = range_size == 0 ? 0.0 : 100.0 * static_cast<double>(max_used) / range_size;
+    const double percent =
+        range_size == 0 ? 0.0 : 100.0 * static_cast<double>(max_used) / range_size;
     out.add("tcp.ephemeral.max_used_percent", std::round(percent * 100.0) / 100.0);
     for (const auto& d : busiest_destinations())
       out.add(fmt::format("tcp.ephemeral.destinations.{}.used", d.metric_name()), d.used);

@@ -23,7 +23,8 @@ std::uint64_t udp_collector::count() {
     } else if (ok && netlink_.dump(AF_INET6, IPPROTO_UDP, all_socket_states, visitor)) {
       return sockets;
     } else {
-      spdlog::info("sock_diag UDP dump failed ({}); counting from /proc/net/udp", std::strerror(errno));
+      spdlog::info("sock_diag UDP dump failed ({}); counting from /proc/net/udp",
+                   std::strerror(errno));
     }
     use_proc_ = true;
     sockets = 0;
@@ -33,6 +34,8 @@ std::uint64_t udp_collector::count() {
   return sockets;
 }
 
-void udp_collector::collect(round_lines& out) { out.add("udp.sockets", count()); }
+void udp_collector::collect(round_lines& out) {
+  out.add("udp.sockets", count());
+}
 
 }  // namespace sockpush

@@ -7,7 +7,7 @@ using sockpush::backoff;
 
 TEST_CASE("backoff ceiling doubles up to the cap and jitter stays below it") {
   backoff b(500ms, 30000ms, 42);
-  std::chrono::milliseconds expected_ceiling[] = {500ms, 1000ms, 2000ms, 4000ms, 8000ms,
+  std::chrono::milliseconds expected_ceiling[] = {500ms,   1000ms,  2000ms,  4000ms, 8000ms,
                                                   16000ms, 30000ms, 30000ms, 30000ms};
   for (auto ceiling : expected_ceiling) {
     CHECK(b.ceiling() == ceiling);

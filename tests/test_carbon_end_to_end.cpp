@@ -5,8 +5,8 @@
 
 #include <filesystem>
 #include <map>
-#include <vector>
 #include <sstream>
+#include <vector>
 
 #include "support/process.hpp"
 
@@ -14,7 +14,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-unsigned port_from(unsigned base) { return base + static_cast<unsigned>(getpid() % 500) * 3; }
+unsigned port_from(unsigned base) {
+  return base + static_cast<unsigned>(getpid() % 500) * 3;
+}
 
 /// carbon-cache with its own config, storage and ports, stopped with SIGTERM.
 class carbon_cache {
@@ -61,8 +63,8 @@ class carbon_cache {
                      .find("LISTEN") != std::string::npos;
         },
         15000ms);
-    REQUIRE_MESSAGE(listening, "carbon-cache did not start: "
-                                   << test::read_file(root_ + "/log/stderr"));
+    REQUIRE_MESSAGE(listening,
+                    "carbon-cache did not start: " << test::read_file(root_ + "/log/stderr"));
   }
   ~carbon_cache() {
     process_->signal(SIGTERM);
@@ -83,9 +85,9 @@ class carbon_cache {
     file += ".wsp";
     std::map<long long, double> points;
     if (!std::filesystem::exists(file)) return points;
-    auto out = test::run_capture("/usr/bin/python3 /usr/bin/whisper-fetch --from=" +
-                                 std::to_string(from) + " --until=" + std::to_string(until) +
-                                 " " + file);
+    auto out =
+        test::run_capture("/usr/bin/python3 /usr/bin/whisper-fetch --from=" + std::to_string(from) +
+                          " --until=" + std::to_string(until) + " " + file);
     for (const auto& line : test::split_lines(out)) {
       std::istringstream in(line);
       long long ts = 0;
@@ -108,7 +110,8 @@ TEST_CASE("end to end: rounds pushed to a real carbon-cache are stored in whispe
   carbon_cache carbon(dir);
   const long long start = time(nullptr);
   // No per-destination lines: every round has the same size.
-  test::write_file(dir / "sockpush.toml", "[collectors]\nephemeral_top = 0\nconntrack_top_ports = 0\n");
+  test::write_file(dir / "sockpush.toml",
+                   "[collectors]\nephemeral_top = 0\nconntrack_top_ports = 0\n");
   test::child daemon({SOCKPUSH_BINARY, "-c", dir / "sockpush.toml", "--carbon",
                       "127.0.0.1:" + std::to_string(carbon.line_port()), "--interval", "1",
                       "--prefix", "e2e.{host}"},
@@ -160,10 +163,10 @@ TEST_CASE("end to end: carbon-cache killed with SIGKILL 3 times, every round is 
                    "[carbon]\nreplay_seconds = 10\nreconnect_min = 0.2\nreconnect_max = 1\n"
                    "[collectors]\nephemeral_top = 0\nconntrack_top_ports = 0\n");
   const long long start = time(nullptr);
-  test::child daemon({SOCKPUSH_BINARY, "-c", dir / "sockpush.toml", "--carbon",
-                      "127.0.0.1:" + std::to_string(carbon.line_port()), "--interval", "1",
-                      "--prefix", "faults"},
-                     {}, dir / "log");
+  test::child daemon(
+      {SOCKPUSH_BINARY, "-c", dir / "sockpush.toml", "--carbon",
+       "127.0.0.1:" + std::to_string(carbon.line_port()), "--interval", "1", "--prefix", "faults"},
+      {}, dir / "log");
   for (int kill = 0; kill < 3; ++kill) {
     test::sleep_ms(6000);
     carbon.kill();
@@ -188,11 +191,12 @@ TEST_CASE("end to end: carbon-cache killed with SIGKILL 3 times, every round is 
     if (!listen.count(ts)) missing.push_back(ts);
   auto log = test::read_file(dir / "log");
   std::size_t replays = 0;
-  for (std::size_t at = log.find("re-sending"); at != std::string::npos; at = log.find("re-sending", at + 1))
+  for (std::size_t at = log.find("re-sending"); at != std::string::npos;
+       at = log.find("re-sending", at + 1))
     ++replays;
   MESSAGE("points " << listen.begin()->first << ".." << listen.rbegin()->first << ": "
-                    << listen.size() << " stored, " << missing.size() << " missing; "
-                    << replays << " replays");
+                    << listen.size() << " stored, " << missing.size() << " missing; " << replays
+                    << " replays");
   CHECK(missing.empty());
   CHECK(listen.size() >= 20);
   CHECK(replays >= 3);

@@ -60,13 +60,14 @@ TEST_CASE("cli: --once --carbon - prints every contract metric once") {
   auto lines = test::split_lines(r.out);
   CHECK(lines.size() >= 15);
   for (const char* name :
-       {"tcp.ephemeral.range_size", "tcp.ephemeral.max_used", "udp.sockets", "sockstat.tcp.tw",
-        "netstat.TcpExt.TW", "netstat.Tcp.ActiveOpens", "settings.tcp_fin_timeout",
-        "settings.ephemeral_ports", "tcp.states.established", "tcp.states.syn_sent", "tcp.states.syn_recv",
-        "tcp.states.fin_wait1", "tcp.states.fin_wait2", "tcp.states.time_wait",
-        "tcp.states.close", "tcp.states.close_wait", "tcp.states.last_ack", "tcp.states.listen",
-        "tcp.states.closing", "sockpush.sent_lines", "sockpush.dropped_lines",
-        "sockpush.buffered_lines", "sockpush.reconnects"}) {
+       {"tcp.ephemeral.range_size", "tcp.ephemeral.max_used",   "udp.sockets",
+        "sockstat.tcp.tw",          "netstat.TcpExt.TW",        "netstat.Tcp.ActiveOpens",
+        "settings.tcp_fin_timeout", "settings.ephemeral_ports", "tcp.states.established",
+        "tcp.states.syn_sent",      "tcp.states.syn_recv",      "tcp.states.fin_wait1",
+        "tcp.states.fin_wait2",     "tcp.states.time_wait",     "tcp.states.close",
+        "tcp.states.close_wait",    "tcp.states.last_ack",      "tcp.states.listen",
+        "tcp.states.closing",       "sockpush.sent_lines",      "sockpush.dropped_lines",
+        "sockpush.buffered_lines",  "sockpush.reconnects"}) {
     bool found = false;
     for (const auto& line : lines) {
       auto space = line.find(' ');

@@ -65,8 +65,9 @@ std::size_t ss_count(const std::string& filter) {
 
 }  // namespace
 
-TEST_CASE("kernel: ephemeral ports per destination, per-port states, UDP, sockstat, counters, "
-          "settings") {
+TEST_CASE(
+    "kernel: ephemeral ports per destination, per-port states, UDP, sockstat, counters, "
+    "settings") {
   auto why = test::enter_private_network_namespace();
   REQUIRE_MESSAGE(why.empty(), why);
   // A narrow range with a reserved block, as an admin fighting exhaustion would set it.
@@ -104,7 +105,8 @@ TEST_CASE("kernel: ephemeral ports per destination, per-port states, UDP, sockst
   CHECK(v["tcp.ephemeral.destinations.127_0_0_2_8080.used"] == 200);
   // Server sides are not destinations: only those two are reported.
   std::size_t destinations = 0;
-  for (const auto& [path, value] : v) destinations += path.rfind("tcp.ephemeral.destinations.", 0) == 0;
+  for (const auto& [path, value] : v)
+    destinations += path.rfind("tcp.ephemeral.destinations.", 0) == 0;
   CHECK(destinations == 2);
 
   CHECK(v["tcp.local_port.2003.listen"] == 1);
@@ -137,7 +139,8 @@ TEST_CASE("kernel: ephemeral ports per destination, per-port states, UDP, sockst
   netstat_collector netstat(default_netstat_counters(), false);
   auto n = collect(netstat);
   MESSAGE("ActiveOpens " << n["netstat.Tcp.ActiveOpens"] << ", PassiveOpens "
-                         << n["netstat.Tcp.PassiveOpens"] << ", TcpExt.TW " << n["netstat.TcpExt.TW"]);
+                         << n["netstat.Tcp.PassiveOpens"] << ", TcpExt.TW "
+                         << n["netstat.TcpExt.TW"]);
   CHECK(n["netstat.Tcp.ActiveOpens"] == 800);
   CHECK(n["netstat.Tcp.PassiveOpens"] == 800);
   CHECK(n["netstat.Tcp.CurrEstab"] == 400);
@@ -174,11 +177,12 @@ TEST_CASE("kernel: conntrack fill and per-state entries from a namespace with tr
   auto why = test::enter_private_network_namespace();
   REQUIRE_MESSAGE(why.empty(), why);
   int code = 0;
-  test::run_capture("nft -f - <<'EOF' 2>&1\n"
-                    "table inet sockpush_test {\n"
-                    "  chain out { type filter hook output priority 0; ct state new counter; }\n"
-                    "}\nEOF",
-                    &code);
+  test::run_capture(
+      "nft -f - <<'EOF' 2>&1\n"
+      "table inet sockpush_test {\n"
+      "  chain out { type filter hook output priority 0; ct state new counter; }\n"
+      "}\nEOF",
+      &code);
   REQUIRE_MESSAGE(code == 0, "nft could not turn on connection tracking in the test namespace");
   int listener = listen_on("127.0.0.1", 2003);
   for (int fd : connect_many(listener, "127.0.0.1", 2003, 30)) close(fd);
@@ -217,7 +221,8 @@ TEST_CASE("conntrack lines: TCP state and original destination port") {
 
 TEST_CASE("sockstat and netstat text: fields by name, new ones tolerated") {
   auto s = detail::parse_sockstat(
-      "sockets: used 12\nTCP: inuse 3 orphan 0 tw 16 alloc 3 mem 102 newfield 9\nUDP: inuse 0 mem 0\n");
+      "sockets: used 12\nTCP: inuse 3 orphan 0 tw 16 alloc 3 mem 102 newfield 9\nUDP: inuse 0 mem "
+      "0\n");
   CHECK(s["tcp.tw"] == 16);
   CHECK(s["tcp.newfield"] == 9);
   CHECK(s["sockets.used"] == 12);

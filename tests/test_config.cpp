@@ -142,14 +142,18 @@ TEST_CASE("config errors name the file, the line and the key") {
   CHECK(error_for("carbon = 3\n").find("[carbon] must be a table") != std::string::npos);
   CHECK(error_for("[carbon]\nreconnect_min = 5\nreconnect_max = 1\n").find("reconnect_max") !=
         std::string::npos);
-  CHECK(error_for("[collectors]\ntcp_local_ports = [0]\n").find("tcp_local_ports") != std::string::npos);
-  CHECK(error_for("[collectors]\nnetstat_counters = [\"TW\"]\n").find("Group.Name") != std::string::npos);
-  CHECK(error_for("[clock]\nnot_before = \"soon\"\n").find("clock.not_before") != std::string::npos);
+  CHECK(error_for("[collectors]\ntcp_local_ports = [0]\n").find("tcp_local_ports") !=
+        std::string::npos);
+  CHECK(error_for("[collectors]\nnetstat_counters = [\"TW\"]\n").find("Group.Name") !=
+        std::string::npos);
+  CHECK(error_for("[clock]\nnot_before = \"soon\"\n").find("clock.not_before") !=
+        std::string::npos);
   CHECK(error_for("[input]\npath_chars = \"fix\"\n").find("input.path_chars") != std::string::npos);
   CHECK(error_for("[[exec]]\ncommand = []\n").find("non-empty array") != std::string::npos);
-  CHECK(error_for("[[exec]]\ncommand = [\"a\"]\n[[exec]]\ncommand = [\"a\"]\n").find("two [[exec]] jobs") !=
+  CHECK(error_for("[[exec]]\ncommand = [\"a\"]\n[[exec]]\ncommand = [\"a\"]\n")
+            .find("two [[exec]] jobs") != std::string::npos);
+  CHECK(error_for("[[listen]]\naddress = \"ftp://x:1\"\n").find("unknown scheme") !=
         std::string::npos);
-  CHECK(error_for("[[listen]]\naddress = \"ftp://x:1\"\n").find("unknown scheme") != std::string::npos);
   CHECK(error_for("[[listen]]\nmax_clients = 3\n").find("needs an address") != std::string::npos);
 }
 

@@ -47,11 +47,13 @@ void check_consecutive_seconds(const std::vector<long long>& ts) {
 TEST_CASE("daemon: 30 rounds at --interval 0.2 use exactly one connection, every round arrives") {
   test::temp_dir dir;
   test::line_sink sink(dir / "sink");
-  test::child daemon({SOCKPUSH_BINARY, "-c", config_file(dir), "--carbon",
-                      "127.0.0.1:" + std::to_string(sink.port()), "--interval", "0.2", "--prefix", "t"},
-                     {}, dir / "log");
+  test::child daemon(
+      {SOCKPUSH_BINARY, "-c", config_file(dir), "--carbon",
+       "127.0.0.1:" + std::to_string(sink.port()), "--interval", "0.2", "--prefix", "t"},
+      {}, dir / "log");
   REQUIRE(test::wait_until(
-      [&] { return test::metric(sink.data(), ".tcp.states.established").values.size() >= 30; }, 20000ms));
+      [&] { return test::metric(sink.data(), ".tcp.states.established").values.size() >= 30; },
+      20000ms));
   daemon.signal(SIGTERM);
   CHECK(daemon.wait(10000ms) == 0);
 
@@ -68,7 +70,8 @@ TEST_CASE("daemon: 30 rounds at --interval 0.2 use exactly one connection, every
   // round would break the sequence 0, n, 2n, ...
   for (std::size_t k = 0; k < rounds.values.size(); ++k)
     CHECK(rounds.values[k] == static_cast<long long>(k * lines_per_round));
-  for (const auto& reconnects : test::metric(data, ".sockpush.reconnects").values) CHECK(reconnects == 0);
+  for (const auto& reconnects : test::metric(data, ".sockpush.reconnects").values)
+    CHECK(reconnects == 0);
 }
 
 TEST_CASE("daemon: sink killed for 3 s, sockpush reconnects and no round is missing") {
@@ -76,18 +79,20 @@ TEST_CASE("daemon: sink killed for 3 s, sockpush reconnects and no round is miss
   auto cfg = config_file(dir, "[carbon]\nreconnect_min = 0.2\nreconnect_max = 1\n");
   test::line_sink first(dir / "sink");
   const auto port = first.port();
-  test::child daemon({SOCKPUSH_BINARY, "-c", cfg, "--carbon",
-                      "127.0.0.1:" + std::to_string(port), "--interval", "1", "--prefix", "t"},
+  test::child daemon({SOCKPUSH_BINARY, "-c", cfg, "--carbon", "127.0.0.1:" + std::to_string(port),
+                      "--interval", "1", "--prefix", "t"},
                      {}, dir / "log");
   REQUIRE(test::wait_until(
-      [&] { return test::metric(first.data(), ".tcp.states.established").values.size() >= 3; }, 10000ms));
+      [&] { return test::metric(first.data(), ".tcp.states.established").values.size() >= 3; },
+      10000ms));
   first.kill();
   test::sleep_ms(3000);
   test::line_sink second(dir / "sink", port);  // same port, same files (appends)
   auto rounds_before = test::metric(first.data(), ".tcp.states.established").values.size();
   REQUIRE(test::wait_until(
       [&] {
-        return test::metric(second.data(), ".tcp.states.established").values.size() >= rounds_before + 6;
+        return test::metric(second.data(), ".tcp.states.established").values.size() >=
+               rounds_before + 6;
       },
       15000ms));
   daemon.signal(SIGTERM);
@@ -108,8 +113,8 @@ TEST_CASE("daemon: carbon absent at start, ~0 CPU while waiting, buffered rounds
   test::temp_dir dir;
   auto cfg = config_file(dir, "[carbon]\nreconnect_min = 0.5\nreconnect_max = 1\n");
   const auto port = test::unused_port();
-  test::child daemon({SOCKPUSH_BINARY, "-c", cfg, "--carbon",
-                      "127.0.0.1:" + std::to_string(port), "--interval", "1", "--prefix", "t"},
+  test::child daemon({SOCKPUSH_BINARY, "-c", cfg, "--carbon", "127.0.0.1:" + std::to_string(port),
+                      "--interval", "1", "--prefix", "t"},
                      {}, dir / "log");
   test::sleep_ms(500);
   auto cpu_before = daemon.cpu_time();
@@ -126,7 +131,8 @@ TEST_CASE("daemon: carbon absent at start, ~0 CPU while waiting, buffered rounds
 
   test::line_sink sink(dir / "sink", port);
   REQUIRE(test::wait_until(
-      [&] { return test::metric(sink.data(), ".tcp.states.established").values.size() >= 7; }, 10000ms));
+      [&] { return test::metric(sink.data(), ".tcp.states.established").values.size() >= 7; },
+      10000ms));
   daemon.signal(SIGTERM);
   CHECK(daemon.wait(10000ms) == 0);
   auto ts = test::metric(sink.data(), ".tcp.states.established").timestamps;
@@ -142,7 +148,8 @@ TEST_CASE("daemon: carbon absent at start, ~0 CPU while waiting, buffered rounds
 
 TEST_CASE("daemon: --once exits 1 when carbon cannot be reached within shutdown_timeout") {
   test::temp_dir dir;
-  auto cfg = config_file(dir, "[daemon]\nshutdown_timeout = 1\n[carbon]\nreconnect_min = 0.1\nreconnect_max = 0.2\n");
+  auto cfg = config_file(
+      dir, "[daemon]\nshutdown_timeout = 1\n[carbon]\nreconnect_min = 0.1\nreconnect_max = 0.2\n");
   test::child once({SOCKPUSH_BINARY, "-c", cfg, "--carbon",
                     "127.0.0.1:" + std::to_string(test::unused_port()), "--once"},
                    {}, dir / "log");
@@ -159,23 +166,28 @@ TEST_CASE("daemon: --once delivers one round over one connection and exits 0") {
   CHECK(once.wait(10000ms) == 0);
   // Exit 0 means the sink's kernel acknowledged it; the sink may still be
   // reading. The round ends with the self-metrics.
-  CHECK(test::wait_until([&] { return !test::metric(sink.data(), ".sockpush.connection.unacked_bytes").values.empty(); },
-                         5000ms));
+  CHECK(test::wait_until(
+      [&] {
+        return !test::metric(sink.data(), ".sockpush.connection.unacked_bytes").values.empty();
+      },
+      5000ms));
   CHECK(test::split_lines(sink.data()).size() == round_size(sink.data()));
   CHECK(sink.connections() == 1);
 }
 
-TEST_CASE("daemon: rounds collected before clock.not_before are held, then sent with corrected "
-          "timestamps") {
+TEST_CASE(
+    "daemon: rounds collected before clock.not_before are held, then sent with corrected "
+    "timestamps") {
   test::temp_dir dir;
   test::line_sink sink(dir / "sink");
   // The clock "becomes right" 3 s from now: what a router sees when NTP
   // finally answers, without changing this machine's clock.
   const auto trusted_from = static_cast<long long>(std::time(nullptr)) + 3;
   auto cfg = config_file(dir, "[clock]\nnot_before = " + std::to_string(trusted_from) + "\n");
-  test::child daemon({SOCKPUSH_BINARY, "-c", cfg, "--carbon",
-                      "127.0.0.1:" + std::to_string(sink.port()), "--interval", "1", "--prefix", "t"},
-                     {}, dir / "log");
+  test::child daemon(
+      {SOCKPUSH_BINARY, "-c", cfg, "--carbon", "127.0.0.1:" + std::to_string(sink.port()),
+       "--interval", "1", "--prefix", "t"},
+      {}, dir / "log");
   test::sleep_ms(2000);
   CHECK(test::metric(sink.data(), ".tcp.states.established").values.empty());  // held, not sent
   REQUIRE(test::wait_until(
@@ -193,8 +205,9 @@ TEST_CASE("daemon: rounds collected before clock.not_before are held, then sent 
   CHECK(log.find("held rounds with corrected timestamps") != std::string::npos);
 }
 
-TEST_CASE("daemon: a carbon that accepts and never reads: stall detected, memory bounded, oldest "
-          "lines dropped and counted, rounds on time") {
+TEST_CASE(
+    "daemon: a carbon that accepts and never reads: stall detected, memory bounded, oldest "
+    "lines dropped and counted, rounds on time") {
   test::temp_dir dir;
   auto cfg = config_file(dir,
                          "[carbon]\nsend_buffer = 4096\nstall_timeout = 1\nreconnect_min = 0.2\n"
@@ -214,7 +227,8 @@ TEST_CASE("daemon: a carbon that accepts and never reads: stall detected, memory
   test::sleep_ms(7000);  // ~16 rounds of ~4 KB into a peer that takes ~30 KB
   auto rss_late = rss_kib();
   auto log = test::read_file(dir / "log");
-  MESSAGE("RSS " << rss_early << " KiB after 1 s, " << rss_late << " KiB after 8 s of a stalled peer");
+  MESSAGE("RSS " << rss_early << " KiB after 1 s, " << rss_late
+                 << " KiB after 8 s of a stalled peer");
   CHECK(log.find("stalled: no write progress for 1000 ms") != std::string::npos);
   // The line buffer (16 KiB), the history (2 x 4 KiB) and the kernel's queue
   // are all capped: no growth beyond allocator noise. (Not under ASan: its
@@ -246,43 +260,52 @@ TEST_CASE("daemon: a carbon that accepts and never reads: stall detected, memory
   std::map<long long, int> per_second;
   for (auto t : ts) ++per_second[t];
   int complete_seconds = 0;
-  for (auto it = std::next(per_second.rbegin()); it != per_second.rend() && complete_seconds < 4; ++it, ++complete_seconds)
+  for (auto it = std::next(per_second.rbegin()); it != per_second.rend() && complete_seconds < 4;
+       ++it, ++complete_seconds)
     CHECK_MESSAGE(it->second >= 2, "second " << it->first << " has " << it->second << " rounds");
 }
 
-TEST_CASE("daemon: a carbon that vanishes without FIN or RST is detected by TCP_USER_TIMEOUT, and "
-          "what it never acknowledged is sent again") {
+TEST_CASE(
+    "daemon: a carbon that vanishes without FIN or RST is detected by TCP_USER_TIMEOUT, and "
+    "what it never acknowledged is sent again") {
   auto why = test::enter_private_network_namespace();
   REQUIRE_MESSAGE(why.empty(), why);
   test::temp_dir dir;
   test::line_sink sink(dir / "sink");
   const auto port = std::to_string(sink.port());
-  auto cfg = config_file(dir, "[carbon]\nuser_timeout = 2\nconnect_timeout = 1\nreconnect_min = 0.2\n"
-                              "reconnect_max = 0.5\n");
-  test::child daemon({SOCKPUSH_BINARY, "-c", cfg, "--carbon", "127.0.0.1:" + port, "--interval", "1",
-                      "--prefix", "t"},
+  auto cfg = config_file(dir,
+                         "[carbon]\nuser_timeout = 2\nconnect_timeout = 1\nreconnect_min = 0.2\n"
+                         "reconnect_max = 0.5\n");
+  test::child daemon({SOCKPUSH_BINARY, "-c", cfg, "--carbon", "127.0.0.1:" + port, "--interval",
+                      "1", "--prefix", "t"},
                      {}, dir / "log");
-  REQUIRE(test::wait_until([&] { return test::metric(sink.data(), ".tcp.states.listen").values.size() >= 2; },
-                           5000ms));
+  REQUIRE(test::wait_until(
+      [&] { return test::metric(sink.data(), ".tcp.states.listen").values.size() >= 2; }, 5000ms));
   // The peer goes silent: every packet to it is dropped, as when a carbon
   // host loses power. No FIN, no RST.
   int code = 0;
-  auto out = test::run_capture("nft -f - 2>&1 <<'EOF'\ntable inet blackhole {\n"
-                               "  chain out { type filter hook output priority 0; tcp dport " + port +
-                               " drop; }\n}\nEOF",
-                               &code);
+  auto out = test::run_capture(
+      "nft -f - 2>&1 <<'EOF'\ntable inet blackhole {\n"
+      "  chain out { type filter hook output priority 0; tcp dport " +
+          port + " drop; }\n}\nEOF",
+      &code);
   REQUIRE_MESSAGE(code == 0, out);
   const auto silenced = std::chrono::steady_clock::now();
   REQUIRE(test::wait_until(
-      [&] { return test::read_file(dir / "log").find("Connection timed out") != std::string::npos; },
+      [&] {
+        return test::read_file(dir / "log").find("Connection timed out") != std::string::npos;
+      },
       10000ms));
-  auto detected = std::chrono::duration<double>(std::chrono::steady_clock::now() - silenced).count();
+  auto detected =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - silenced).count();
   test::sleep_ms(1500);
   test::run_capture("nft delete table inet blackhole", &code);
   REQUIRE(code == 0);
   auto rounds_before = test::metric(sink.data(), ".tcp.states.listen").values.size();
   REQUIRE(test::wait_until(
-      [&] { return test::metric(sink.data(), ".tcp.states.listen").values.size() >= rounds_before + 6; },
+      [&] {
+        return test::metric(sink.data(), ".tcp.states.listen").values.size() >= rounds_before + 6;
+      },
       15000ms));
   daemon.signal(SIGTERM);
   CHECK(daemon.wait(10000ms) == 0);
@@ -290,9 +313,9 @@ TEST_CASE("daemon: a carbon that vanishes without FIN or RST is detected by TCP_
   auto ts = test::metric(data, ".tcp.states.listen").timestamps;
   std::set<long long> seconds(ts.begin(), ts.end());
   std::vector<long long> unique(seconds.begin(), seconds.end());
-  MESSAGE("silence detected after " << detected << " s; rounds " << unique.front() << ".."
-                                    << unique.back() << ", replayed lines "
-                                    << test::metric(data, ".sockpush.replayed_lines").values.back());
+  MESSAGE("silence detected after "
+          << detected << " s; rounds " << unique.front() << ".." << unique.back()
+          << ", replayed lines " << test::metric(data, ".sockpush.replayed_lines").values.back());
   CHECK(detected < 6.0);  // user_timeout 2 s, plus a round to have something unacknowledged
   CHECK(test::metric(data, ".sockpush.disconnects.timed_out").values.back() >= 1);
   CHECK(test::metric(data, ".sockpush.replayed_lines").values.back() > 0);
@@ -316,7 +339,8 @@ TEST_CASE("daemon: lines undelivered at SIGTERM are spooled and sent first at th
     first.signal(SIGTERM);
     CHECK(first.wait(10000ms) == 0);
   }
-  CHECK(test::read_file(dir / "log1").find("undelivered lines written to the spool") != std::string::npos);
+  CHECK(test::read_file(dir / "log1").find("undelivered lines written to the spool") !=
+        std::string::npos);
   REQUIRE(std::filesystem::exists(dir / "state/spool"));
 
   const long long restarted = std::time(nullptr);
@@ -324,12 +348,13 @@ TEST_CASE("daemon: lines undelivered at SIGTERM are spooled and sent first at th
   test::child second({SOCKPUSH_BINARY, "-c", cfg, "--carbon", "127.0.0.1:" + std::to_string(port),
                       "--interval", "1", "--prefix", "t"},
                      {}, dir / "log2");
-  REQUIRE(test::wait_until([&] { return test::metric(sink.data(), ".tcp.states.listen").values.size() >= 5; },
-                           10000ms));
+  REQUIRE(test::wait_until(
+      [&] { return test::metric(sink.data(), ".tcp.states.listen").values.size() >= 5; }, 10000ms));
   second.signal(SIGTERM);
   CHECK(second.wait(10000ms) == 0);
   auto ts = test::metric(sink.data(), ".tcp.states.listen").timestamps;
-  MESSAGE("first rounds " << ts[0] << ", " << ts[1] << ", " << ts[2] << "; restarted at " << restarted);
+  MESSAGE("first rounds " << ts[0] << ", " << ts[1] << ", " << ts[2] << "; restarted at "
+                          << restarted);
   // The spooled rounds come first, and they are older than the restart.
   CHECK(ts[0] < restarted);
   CHECK(ts[2] < restarted);
@@ -353,7 +378,9 @@ TEST_CASE("daemon: a corrupt or truncated spool is reported, kept aside and skip
     test::child daemon({SOCKPUSH_BINARY, "-c", cfg, "--carbon", "-", "--interval", "0.5"},
                        dir / "out", dir / "log");
     REQUIRE(test::wait_until(
-        [&] { return test::read_file(dir / "out").find(".tcp.states.listen ") != std::string::npos; },
+        [&] {
+          return test::read_file(dir / "out").find(".tcp.states.listen ") != std::string::npos;
+        },
         5000ms));  // and it runs its rounds
     daemon.signal(SIGTERM);
     CHECK(daemon.wait(10000ms) == 0);

@@ -32,7 +32,8 @@ std::string mixed_input() {
   in += "caf\xc3\xa9 7 1\n";
   in += "exp.value 1e3 1700000000\n";
   in += "-1.ts 8 -1\n";
-  for (int i = 0; i < 50; ++i) in += "run.of.plain" + std::to_string(i) + " " + std::to_string(i) + " 1700000001\n";
+  for (int i = 0; i < 50; ++i)
+    in += "run.of.plain" + std::to_string(i) + " " + std::to_string(i) + " 1700000001\n";
   in += "no.newline.at.end 9 1700000002";
   return in;
 }
@@ -48,11 +49,14 @@ outcome line_by_line(const std::string& input, const line_rules& rules) {
   std::size_t pos = 0;
   while (pos <= input.size()) {
     auto nl = input.find('\n', pos);
-    auto line = std::string_view(input).substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    auto line =
+        std::string_view(input).substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     auto v = validate_line(line, 1234, rules, o.lines);
-    if (v == line_verdict::ok) ++o.accepted;
-    else if (v != line_verdict::empty) o.invalid.add(v);
+    if (v == line_verdict::ok)
+      ++o.accepted;
+    else if (v != line_verdict::empty)
+      o.invalid.add(v);
     if (nl == std::string::npos) break;
     pos = nl + 1;
   }
@@ -83,7 +87,8 @@ outcome through_intake(const std::string& input, std::size_t chunk, const line_r
 
 TEST_CASE("intake: bulk feeding in any chunk size equals validating line by line") {
   auto input = mixed_input();
-  for (auto rules : {line_rules{}, line_rules{path_policy::sanitise, {}}, line_rules{path_policy::reject, "pre"}}) {
+  for (auto rules : {line_rules{}, line_rules{path_policy::sanitise, {}},
+                     line_rules{path_policy::reject, "pre"}}) {
     auto expected = line_by_line(input, rules);
     REQUIRE(expected.accepted > 50);
     REQUIRE(expected.invalid.total() >= 2);  // nan and the long line, under every policy

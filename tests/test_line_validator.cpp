@@ -40,7 +40,7 @@ TEST_CASE("invalid lines are refused with their reason and nothing is written") 
   CHECK(check("bad\xff 1 1", &out) == line_verdict::bad_utf8);
   CHECK(check("bad\xc0\xaf 1 1", &out) == line_verdict::bad_utf8);      // overlong '/'
   CHECK(check("bad\xed\xa0\x80 1 1", &out) == line_verdict::bad_utf8);  // surrogate
-  CHECK(check("cut\xe2\x82 1 1", &out) == line_verdict::bad_utf8);       // truncated
+  CHECK(check("cut\xe2\x82 1 1", &out) == line_verdict::bad_utf8);      // truncated
   CHECK(check(std::string("nul\0x 1 1", 9), &out) == line_verdict::bad_path);
   CHECK(check(".a 1 1", &out) == line_verdict::bad_path);
   CHECK(check("a. 1 1", &out) == line_verdict::bad_path);
@@ -55,22 +55,26 @@ TEST_CASE("invalid lines are refused with their reason and nothing is written") 
 TEST_CASE("Graphite 1.1 tags follow carbon's own rules") {
   std::string out;
   CHECK(check("disk.used;host=r1;mount=/var/log 5 1", &out) == line_verdict::ok);
-  CHECK(check("disk.used;city=K\xc3\xb8" "benhavn 5 1", &out) == line_verdict::ok);  // UTF-8 value
-  CHECK(check("a;=v 1 1") == line_verdict::bad_tag);          // empty name
-  CHECK(check("a;k= 1 1") == line_verdict::bad_tag);          // empty value
-  CHECK(check("a;k 1 1") == line_verdict::bad_tag);           // no '='
-  CHECK(check("a;k!=v 1 1") == line_verdict::bad_tag);        // '!' in a name
-  CHECK(check("a;k^x=v 1 1") == line_verdict::bad_tag);       // '^' in a name
-  CHECK(check("a;k=~v 1 1") == line_verdict::bad_tag);        // value starting with '~'
-  CHECK(check("a;k=v;; 1 1") == line_verdict::bad_tag);       // empty segment
+  CHECK(check("disk.used;city=K\xc3\xb8"
+              "benhavn 5 1",
+              &out) == line_verdict::ok);                // UTF-8 value
+  CHECK(check("a;=v 1 1") == line_verdict::bad_tag);     // empty name
+  CHECK(check("a;k= 1 1") == line_verdict::bad_tag);     // empty value
+  CHECK(check("a;k 1 1") == line_verdict::bad_tag);      // no '='
+  CHECK(check("a;k!=v 1 1") == line_verdict::bad_tag);   // '!' in a name
+  CHECK(check("a;k^x=v 1 1") == line_verdict::bad_tag);  // '^' in a name
+  CHECK(check("a;k=~v 1 1") == line_verdict::bad_tag);   // value starting with '~'
+  CHECK(check("a;k=v;; 1 1") == line_verdict::bad_tag);  // empty segment
   CHECK(check("a;k=\xff 1 1") == line_verdict::bad_utf8);
-  CHECK(check(";k=v 1 1") == line_verdict::bad_path);         // no metric name
+  CHECK(check(";k=v 1 1") == line_verdict::bad_path);  // no metric name
   CHECK(out ==
         "disk.used;host=r1;mount=/var/log 5 1\n"
-        "disk.used;city=K\xc3\xb8" "benhavn 5 1\n");
+        "disk.used;city=K\xc3\xb8"
+        "benhavn 5 1\n");
 }
 
-TEST_CASE("sanitise mode replaces bad path characters (a UTF-8 sequence as one) but never structure") {
+TEST_CASE(
+    "sanitise mode replaces bad path characters (a UTF-8 sequence as one) but never structure") {
   line_rules sanitise{path_policy::sanitise, {}};
   std::string out;
   CHECK(check("caf\xc3\xa9.load 1 1", &out, sanitise) == line_verdict::ok);

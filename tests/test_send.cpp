@@ -24,10 +24,10 @@ TEST_CASE("send: a bash loop piped into sockpush send at ~200 lines/s: 1 connect
   test::line_sink sink(dir / "sink");
   const int lines = 2000;
   auto script = dir / "loop.sh";
-  test::write_file(script, "for i in $(seq 1 " + std::to_string(lines) +
-                               "); do printf 'loop.value %d %(%s)T\\n' \"$i\" -1; sleep 0.004; done | " +
-                               SOCKPUSH_BINARY + " send 127.0.0.1 " +
-                               std::to_string(sink.port()) + "\n");
+  test::write_file(script,
+                   "for i in $(seq 1 " + std::to_string(lines) +
+                       "); do printf 'loop.value %d %(%s)T\\n' \"$i\" -1; sleep 0.004; done | " +
+                       SOCKPUSH_BINARY + " send 127.0.0.1 " + std::to_string(sink.port()) + "\n");
   auto started = std::chrono::steady_clock::now();
   test::child loop({"bash", script}, {}, dir / "err");
   // Sampled until the last line has arrived: the one TIME_WAIT that
@@ -42,9 +42,8 @@ TEST_CASE("send: a bash loop piped into sockpush send at ~200 lines/s: 1 connect
   REQUIRE(loop.wait(5000ms) == 0);
   auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   auto received = test::split_lines(sink.data());
-  MESSAGE(lines << " lines in " << seconds << " s; received " << received.size()
-                << "; connections " << sink.connections() << "; most TIME_WAIT seen while running "
-                << max_time_wait);
+  MESSAGE(lines << " lines in " << seconds << " s; received " << received.size() << "; connections "
+                << sink.connections() << "; most TIME_WAIT seen while running " << max_time_wait);
   CHECK(sink.connections() == 1);
   CHECK(max_time_wait == 0);
   REQUIRE(received.size() == lines);
@@ -57,8 +56,8 @@ TEST_CASE("send: a bash loop piped into sockpush send at ~200 lines/s: 1 connect
 TEST_CASE("send: a slow producer's lines reach the sink within 250 ms each") {
   test::temp_dir dir;
   test::line_sink sink(dir / "sink");
-  std::string command = std::string(SOCKPUSH_BINARY) + " send 127.0.0.1:" +
-                        std::to_string(sink.port());
+  std::string command =
+      std::string(SOCKPUSH_BINARY) + " send 127.0.0.1:" + std::to_string(sink.port());
   FILE* producer = popen(command.c_str(), "w");
   REQUIRE(producer);
   std::chrono::milliseconds worst{0};
@@ -111,9 +110,9 @@ TEST_CASE("send: exits 1 with a clear message when carbon is unreachable") {
   test::write_file(dir / "in", "a.b 1 1\n");
   int code = 0;
   // Port 9 (discard) on loopback is not listening here; 1 s to give up.
-  auto err = test::run_capture(std::string(SOCKPUSH_BINARY) +
-                                   " send 127.0.0.1 9 --timeout 1 < " + (dir / "in") + " 2>&1",
-                               &code);
+  auto err = test::run_capture(
+      std::string(SOCKPUSH_BINARY) + " send 127.0.0.1 9 --timeout 1 < " + (dir / "in") + " 2>&1",
+      &code);
   CHECK(code == 1);
   CHECK(err.find("could not be delivered to 127.0.0.1:9") != std::string::npos);
   CHECK(test::run_capture(std::string(SOCKPUSH_BINARY) + " send host:0 </dev/null 2>&1", &code)

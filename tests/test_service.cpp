@@ -1,8 +1,8 @@
 // Running under a service manager: systemd's notification protocol with a
 // socket the test owns, SIGHUP reloads, syslog through a private /dev/log.
 #include <doctest/doctest.h>
-#include <signal.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -57,12 +57,14 @@ std::size_t count_of(const std::vector<std::string>& messages, const std::string
 
 }  // namespace
 
-TEST_CASE("systemd notify: READY=1 after the first round, WATCHDOG=1 pings, STOPPING=1 on SIGTERM") {
+TEST_CASE(
+    "systemd notify: READY=1 after the first round, WATCHDOG=1 pings, STOPPING=1 on SIGTERM") {
   test::temp_dir dir;
   datagram_listener manager(dir / "notify");
   ::setenv("NOTIFY_SOCKET", (dir / "notify").c_str(), 1);
   ::setenv("WATCHDOG_USEC", "400000", 1);  // ping every 200 ms
-  test::child daemon({SOCKPUSH_BINARY, "--carbon", "-", "--interval", "1"}, dir / "out", dir / "log");
+  test::child daemon({SOCKPUSH_BINARY, "--carbon", "-", "--interval", "1"}, dir / "out",
+                     dir / "log");
   ::unsetenv("NOTIFY_SOCKET");
   ::unsetenv("WATCHDOG_USEC");
   auto messages = manager.receive(5000ms, [](const auto& got) {
@@ -73,13 +75,15 @@ TEST_CASE("systemd notify: READY=1 after the first round, WATCHDOG=1 pings, STOP
   // READY=1 comes once the first round is collected, i.e. after it is on stdout.
   CHECK(test::read_file(dir / "out").find(".tcp.states.established ") != std::string::npos);
   daemon.signal(SIGTERM);
-  auto last = manager.receive(3000ms, [](const auto& got) { return count_of(got, "STOPPING=1") >= 1; });
+  auto last =
+      manager.receive(3000ms, [](const auto& got) { return count_of(got, "STOPPING=1") >= 1; });
   CHECK(count_of(last, "STOPPING=1") == 1);
   CHECK(daemon.wait(10000ms) == 0);
 }
 
-TEST_CASE("SIGHUP: a valid new config replaces the old over a new connection, an invalid one is "
-          "refused and the old one keeps running") {
+TEST_CASE(
+    "SIGHUP: a valid new config replaces the old over a new connection, an invalid one is "
+    "refused and the old one keeps running") {
   test::temp_dir dir;
   test::line_sink sink(dir / "sink");
   auto config = dir / "sockpush.toml";
@@ -89,18 +93,23 @@ TEST_CASE("SIGHUP: a valid new config replaces the old over a new connection, an
   };
   write_config("before");
   test::child daemon({SOCKPUSH_BINARY, "-c", config}, {}, dir / "log");
-  REQUIRE(test::wait_until([&] { return !test::metric(sink.data(), "before.tcp.states.listen").values.empty(); },
-                           5000ms));
+  REQUIRE(test::wait_until(
+      [&] { return !test::metric(sink.data(), "before.tcp.states.listen").values.empty(); },
+      5000ms));
   write_config("after");
   daemon.signal(SIGHUP);
-  REQUIRE(test::wait_until([&] { return !test::metric(sink.data(), "after.tcp.states.listen").values.empty(); },
-                           10000ms));
+  REQUIRE(test::wait_until(
+      [&] { return !test::metric(sink.data(), "after.tcp.states.listen").values.empty(); },
+      10000ms));
   test::write_file(config, "[collect]\nintervall = 1\n");  // typo: must be refused
   daemon.signal(SIGHUP);
   test::sleep_ms(300);
   auto rounds_after = test::metric(sink.data(), "after.tcp.states.listen").values.size();
   REQUIRE(test::wait_until(
-      [&] { return test::metric(sink.data(), "after.tcp.states.listen").values.size() >= rounds_after + 3; },
+      [&] {
+        return test::metric(sink.data(), "after.tcp.states.listen").values.size() >=
+               rounds_after + 3;
+      },
       5000ms));
   CHECK(daemon.running());
   daemon.signal(SIGTERM);
@@ -124,10 +133,11 @@ TEST_CASE("log.target = syslog: messages reach /dev/log") {
   datagram_listener syslog("/dev/log");
   test::temp_dir dir;
   test::write_file(dir / "sockpush.toml", "[log]\ntarget = \"syslog\"\n");
-  test::child daemon({SOCKPUSH_BINARY, "-c", dir / "sockpush.toml", "--carbon", "127.0.0.1:9",
-                      "--interval", "1"},
-                     dir / "out", dir / "log");
-  auto messages = syslog.receive(5000ms, [](const auto& got) { return count_of(got, "cannot connect") >= 1; });
+  test::child daemon(
+      {SOCKPUSH_BINARY, "-c", dir / "sockpush.toml", "--carbon", "127.0.0.1:9", "--interval", "1"},
+      dir / "out", dir / "log");
+  auto messages =
+      syslog.receive(5000ms, [](const auto& got) { return count_of(got, "cannot connect") >= 1; });
   daemon.signal(SIGTERM);
   daemon.wait(10000ms);
   REQUIRE(count_of(messages, "cannot connect to carbon at 127.0.0.1:9") == 1);

@@ -59,7 +59,8 @@ void send_udp(unsigned port, const std::string& text) {
 
 /// True once the peer has closed: read() returns 0 (or fails) within `limit`.
 bool closed_by_peer(int fd, std::chrono::milliseconds limit) {
-  timeval tv{static_cast<time_t>(limit.count() / 1000), static_cast<suseconds_t>(limit.count() % 1000 * 1000)};
+  timeval tv{static_cast<time_t>(limit.count() / 1000),
+             static_cast<suseconds_t>(limit.count() % 1000 * 1000)};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   char c;
   auto got = ::recv(fd, &c, 1, 0);
@@ -72,7 +73,8 @@ bool has_line(const std::string& data, const std::string& line) {
   return false;
 }
 
-std::string write_config(const test::temp_dir& dir, unsigned carbon_port, const std::string& extra) {
+std::string write_config(const test::temp_dir& dir, unsigned carbon_port,
+                         const std::string& extra) {
   auto path = dir / "sockpush.toml";
   test::write_file(path, "[carbon]\naddress = \"127.0.0.1:" + std::to_string(carbon_port) +
                              "\"\n[collect]\ninterval = 0.5\nprefix = \"t\"\n" + extra);
@@ -87,11 +89,11 @@ TEST_CASE("listen: tcp, udp, unix and bash's /dev/udp lines share the one carbon
   auto tcp_port = test::unused_port();
   auto udp_port = test::unused_port();
   auto unix_path = dir / "lines.sock";
-  auto cfg = write_config(dir, sink.port(),
-                          "[[listen]]\naddress = \"tcp://127.0.0.1:" + std::to_string(tcp_port) +
-                              "\"\n[[listen]]\naddress = \"udp://127.0.0.1:" +
-                              std::to_string(udp_port) + "\"\n[[listen]]\naddress = \"unix://" +
-                              unix_path + "\"\n");
+  auto cfg =
+      write_config(dir, sink.port(),
+                   "[[listen]]\naddress = \"tcp://127.0.0.1:" + std::to_string(tcp_port) +
+                       "\"\n[[listen]]\naddress = \"udp://127.0.0.1:" + std::to_string(udp_port) +
+                       "\"\n[[listen]]\naddress = \"unix://" + unix_path + "\"\n");
   test::child daemon({SOCKPUSH_BINARY, "-c", cfg}, {}, dir / "log");
   REQUIRE(test::wait_until([&] { return ::access(unix_path.c_str(), F_OK) == 0; }, 5000ms));
 
@@ -107,14 +109,14 @@ TEST_CASE("listen: tcp, udp, unix and bash's /dev/udp lines share the one carbon
   ::close(local);
   send_udp(udp_port, "from.udp 7 100\nfrom.udp.no_ts 8\nfrom.udp.last 9 100");
   int code = 0;
-  test::run_capture("bash -c 'echo \"from.bash 10 100\" > /dev/udp/127.0.0.1/" +
-                        std::to_string(udp_port) + "'",
-                    &code);
+  test::run_capture(
+      "bash -c 'echo \"from.bash 10 100\" > /dev/udp/127.0.0.1/" + std::to_string(udp_port) + "'",
+      &code);
   CHECK(code == 0);
 
-  const char* expected[] = {"from.tcp 1 100",   "from.tcp.crlf 2 100", "split.line 3 100",
-                            "last.without.newline 4 100", "from.unix 5 100", "from.udp 7 100",
-                            "from.udp.last 9 100", "from.bash 10 100"};
+  const char* expected[] = {
+      "from.tcp 1 100",  "from.tcp.crlf 2 100", "split.line 3 100",    "last.without.newline 4 100",
+      "from.unix 5 100", "from.udp 7 100",      "from.udp.last 9 100", "from.bash 10 100"};
   auto all_arrived = [&] {
     auto data = sink.data();
     for (auto* line : expected)
@@ -136,7 +138,8 @@ TEST_CASE("listen: tcp, udp, unix and bash's /dev/udp lines share the one carbon
   CHECK(data.find("wild") == std::string::npos);
   auto log = test::read_file(dir / "log");
   CHECK(log.find("refused (bad_value)") != std::string::npos);
-  CHECK(log.find("tcp://127.0.0.1:" + std::to_string(tcp_port) + " client 127.0.0.1:") != std::string::npos);
+  CHECK(log.find("tcp://127.0.0.1:" + std::to_string(tcp_port) + " client 127.0.0.1:") !=
+        std::string::npos);
   CHECK(::access(unix_path.c_str(), F_OK) != 0);  // socket file removed at exit
 }
 
@@ -177,9 +180,8 @@ TEST_CASE("listen: a non-loopback address needs allow_remote, a taken port fails
   test::temp_dir dir;
   test::write_file(dir / "remote.toml", "[[listen]]\naddress = \"tcp://0.0.0.0:2003\"\n");
   int code = 0;
-  auto out = test::run_capture(std::string(SOCKPUSH_BINARY) + " --check-config " +
-                                   (dir / "remote.toml") + " 2>&1",
-                               &code);
+  auto out = test::run_capture(
+      std::string(SOCKPUSH_BINARY) + " --check-config " + (dir / "remote.toml") + " 2>&1", &code);
   CHECK(code == 2);
   CHECK(out.find("not a loopback address") != std::string::npos);
   CHECK(out.find("remote.toml") != std::string::npos);
@@ -187,16 +189,16 @@ TEST_CASE("listen: a non-loopback address needs allow_remote, a taken port fails
   test::line_sink sink(dir / "sink");  // its port is taken
   test::write_file(dir / "taken.toml", "[[listen]]\naddress = \"tcp://127.0.0.1:" +
                                            std::to_string(sink.port()) + "\"\n");
-  out = test::run_capture(std::string(SOCKPUSH_BINARY) + " -c " + (dir / "taken.toml") +
-                              " --carbon - 2>&1",
-                          &code);
+  out = test::run_capture(
+      std::string(SOCKPUSH_BINARY) + " -c " + (dir / "taken.toml") + " --carbon - 2>&1", &code);
   CHECK(code == 1);
   CHECK(out.find("cannot listen on tcp://127.0.0.1:" + std::to_string(sink.port())) !=
         std::string::npos);
 }
 
-TEST_CASE("exec: job lines get the round's timestamp and the prefix, stderr is logged, "
-          "no inherited sockets, SIGPIPE at default") {
+TEST_CASE(
+    "exec: job lines get the round's timestamp and the prefix, stderr is logged, "
+    "no inherited sockets, SIGPIPE at default") {
   test::temp_dir dir;
   test::line_sink sink(dir / "sink");
   auto cfg = write_config(dir, sink.port(), R"toml(
@@ -225,12 +227,14 @@ prefix = true
   CHECK(test::metric(data, "t.sockpush.exec.probe.failures").values.back() == 0);
 }
 
-TEST_CASE("exec: an overrunning job is killed with its children, runs never overlap, "
-          "a missing program is a counted failure") {
+TEST_CASE(
+    "exec: an overrunning job is killed with its children, runs never overlap, "
+    "a missing program is a counted failure") {
   test::temp_dir dir;
   test::line_sink sink(dir / "sink");
   auto marker = dir / "running";
-  auto cfg = write_config(dir, sink.port(), R"(
+  auto cfg = write_config(dir, sink.port(),
+                          R"(
 [[exec]]
 name = "slow"
 command = ["sh", "-c", "echo slow.started 1; sleep 31.4159; echo slow.finished 1"]
@@ -239,7 +243,9 @@ timeout = 0.3
 
 [[exec]]
 name = "long"
-command = ["sh", "-c", "mkdir )" + marker + R"( || echo overlap.detected 1; sleep 0.7; rmdir )" + marker + R"(; echo long.done 1"]
+command = ["sh", "-c", "mkdir )" +
+                              marker + R"( || echo overlap.detected 1; sleep 0.7; rmdir )" +
+                              marker + R"(; echo long.done 1"]
 interval = 0.2
 timeout = 5
 

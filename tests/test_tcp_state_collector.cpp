@@ -84,7 +84,8 @@ TEST_CASE("sock_diag datagrams: states, ports and addresses read, DONE and ERROR
 
   // A truncated datagram must not be read past its end.
   state_counter untouched;
-  CHECK_FALSE(detail::parse_sock_diag_datagram(std::span(datagram).first(10), untouched.visitor()).done);
+  CHECK_FALSE(
+      detail::parse_sock_diag_datagram(std::span(datagram).first(10), untouched.visitor()).done);
   CHECK(untouched.records.empty());
 }
 
@@ -138,7 +139,8 @@ void make_time_wait(int listener, const sockaddr_in& server, int count) {
       test::must(connect(c, reinterpret_cast<const sockaddr*>(&server), sizeof server), "connect");
       clients.push_back(c);
     }
-    for (int i = 0; i < n; ++i) accepted.push_back(test::must(accept(listener, nullptr, nullptr), "accept"));
+    for (int i = 0; i < n; ++i)
+      accepted.push_back(test::must(accept(listener, nullptr, nullptr), "accept"));
     for (int c : clients) close(c);  // the side that closes first holds TIME_WAIT
     for (int a : accepted) close(a);
     done += n;
@@ -171,7 +173,9 @@ std::map<std::string, std::uint64_t> ss_states() {
   return counts;
 }
 
-double relative_gap(double a, double b) { return std::abs(a - b) / std::max(1.0, b); }
+double relative_gap(double a, double b) {
+  return std::abs(a - b) / std::max(1.0, b);
+}
 
 }  // namespace
 
@@ -213,12 +217,13 @@ TEST_CASE("kernel: 10,500 TIME_WAIT and 300 ESTABLISHED sockets counted like soc
   auto from_proc = proc.count();
   MESSAGE("sock_diag time_wait=" << counted[6] << " established=" << counted[1]
                                  << " listen=" << counted[10] << "; sockstat tw=" << tw
-                                 << "; ss TIME-WAIT=" << ss["TIME-WAIT"] << " ESTAB="
-                                 << ss["ESTAB"] << "; /proc time_wait=" << from_proc[6]);
+                                 << "; ss TIME-WAIT=" << ss["TIME-WAIT"] << " ESTAB=" << ss["ESTAB"]
+                                 << "; /proc time_wait=" << from_proc[6]);
 
   CHECK(tw >= time_wait);
   CHECK(relative_gap(static_cast<double>(counted[6]), static_cast<double>(tw)) <= 0.01);
-  CHECK(relative_gap(static_cast<double>(counted[6]), static_cast<double>(ss["TIME-WAIT"])) <= 0.01);
+  CHECK(relative_gap(static_cast<double>(counted[6]), static_cast<double>(ss["TIME-WAIT"])) <=
+        0.01);
   CHECK(counted[1] == 2 * established_pairs);
   CHECK(counted[1] == ss["ESTAB"]);
   CHECK(counted[10] == 1);

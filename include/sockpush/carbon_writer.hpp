@@ -34,8 +34,8 @@
 #include <string_view>
 #include <utility>
 
-#include "sockpush/asio.hpp"
 #include "sockpush/address.hpp"
+#include "sockpush/asio.hpp"
 #include "sockpush/backoff.hpp"
 #include "sockpush/config.hpp"
 #include "sockpush/line_buffer.hpp"

@@ -37,7 +37,8 @@ class conntrack_collector final : public collector {
 };
 
 namespace detail {
-/// Parses /proc/net/nf_conntrack lines ("ipv4 2 tcp 6 117 TIME_WAIT src=.. dst=.. sport=.. dport=2003 ...").
+/// Parses /proc/net/nf_conntrack lines ("ipv4 2 tcp 6 117 TIME_WAIT src=.. dst=.. sport=..
+/// dport=2003 ...").
 void parse_conntrack_lines(std::string_view text, conntrack_summary& summary);
 }  // namespace detail
 

@@ -41,7 +41,8 @@ class exec_job {
  private:
   asio::awaitable<void> run_on_schedule();
   asio::awaitable<void> run_once(std::int64_t timestamp);
-  asio::awaitable<void> forward_stdout(asio::posix::stream_descriptor& pipe, std::int64_t timestamp);
+  asio::awaitable<void> forward_stdout(asio::posix::stream_descriptor& pipe,
+                                       std::int64_t timestamp);
   asio::awaitable<void> log_stderr(asio::posix::stream_descriptor& pipe);
   void kill_group();
 

@@ -22,8 +22,8 @@ struct writer_stats {
 struct connection_info {
   bool connected = false;
   double rtt_ms = 0;
-  std::uint64_t retransmits = 0;     ///< segments retransmitted on this connection
-  std::uint64_t unacked_bytes = 0;   ///< written, not yet acknowledged (SIOCOUTQ)
+  std::uint64_t retransmits = 0;    ///< segments retransmitted on this connection
+  std::uint64_t unacked_bytes = 0;  ///< written, not yet acknowledged (SIOCOUTQ)
 };
 
 class line_writer {

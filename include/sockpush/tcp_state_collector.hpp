@@ -30,7 +30,7 @@ using tcp_state_counts = std::array<std::uint64_t, tcp_state_count>;
 
 /// Metric name of each state, indexed by the kernel's number; [0] is unused.
 inline constexpr std::array<std::string_view, tcp_state_count> tcp_state_names = {
-    "",          "established", "syn_sent", "syn_recv",   "fin_wait1", "fin_wait2",
+    "",          "established", "syn_sent",   "syn_recv", "fin_wait1", "fin_wait2",
     "time_wait", "close",       "close_wait", "last_ack", "listen",    "closing"};
 
 struct tcp_collector_options {

@@ -52,7 +52,9 @@ void measure(const char* variant, std::vector<std::unique_ptr<collector>> collec
   std::sort(ms.begin(), ms.end());
   auto tw = text.find("bench.tcp.states.time_wait ");
   std::printf("%s %.3f %s\n", variant, ms[ms.size() / 2],
-              tw == std::string::npos ? "0" : text.substr(tw + 27, text.find(' ', tw + 27) - tw - 27).c_str());
+              tw == std::string::npos
+                  ? "0"
+                  : text.substr(tw + 27, text.find(' ', tw + 27) - tw - 27).c_str());
 }
 
 }  // namespace

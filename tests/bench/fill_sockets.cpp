@@ -63,8 +63,9 @@ int main(int argc, char** argv) {
     for (int i = 0; i < n; ++i) {
       int k = done + i;
       int d = k % destinations;
-      auto source = address("127.1." + std::to_string(k / 250 % 250) + "." + std::to_string(k % 250 + 1),
-                            20000 + k / 62500);
+      auto source =
+          address("127.1." + std::to_string(k / 250 % 250) + "." + std::to_string(k % 250 + 1),
+                  20000 + k / 62500);
       int c = must(socket(AF_INET, SOCK_STREAM, 0), "socket");
       must(bind(c, reinterpret_cast<sockaddr*>(&source), sizeof source), "bind client");
       must(connect(c, reinterpret_cast<sockaddr*>(&servers[static_cast<std::size_t>(d)]),
@@ -74,7 +75,8 @@ int main(int argc, char** argv) {
     }
     for (int i = 0; i < n; ++i) {
       int d = (done + i) % destinations;
-      accepted.push_back(must(accept(listeners[static_cast<std::size_t>(d)], nullptr, nullptr), "accept"));
+      accepted.push_back(
+          must(accept(listeners[static_cast<std::size_t>(d)], nullptr, nullptr), "accept"));
     }
     for (int c : clients) close(c);
     for (int a : accepted) close(a);
@@ -85,10 +87,12 @@ int main(int argc, char** argv) {
   for (int i = 0; i < pairs; ++i) {
     int d = i % destinations;
     int c = must(socket(AF_INET, SOCK_STREAM, 0), "socket");
-    must(connect(c, reinterpret_cast<sockaddr*>(&servers[static_cast<std::size_t>(d)]), sizeof(sockaddr_in)),
+    must(connect(c, reinterpret_cast<sockaddr*>(&servers[static_cast<std::size_t>(d)]),
+                 sizeof(sockaddr_in)),
          "connect");
     open.push_back(c);
-    open.push_back(must(accept(listeners[static_cast<std::size_t>(d)], nullptr, nullptr), "accept"));
+    open.push_back(
+        must(accept(listeners[static_cast<std::size_t>(d)], nullptr, nullptr), "accept"));
   }
   std::printf("ready\n");
   std::fflush(stdout);

@@ -59,8 +59,7 @@ void check_line(std::string_view line, const line_rules& rules) {
   // Exactly three fields separated by single spaces.
   auto first = accepted.find(' ');
   auto last = accepted.rfind(' ');
-  require(first != std::string_view::npos && first < last &&
-          accepted.find(' ', first + 1) == last);
+  require(first != std::string_view::npos && first < last && accepted.find(' ', first + 1) == last);
   require(valid_utf8_without_controls(accepted.substr(0, first)));
   // Independent oracle for the numbers: whatever fast path accepted them,
   // from_chars must read both as finite doubles.

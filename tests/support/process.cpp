@@ -4,12 +4,12 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,7 +25,9 @@
 
 namespace test {
 
-void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+void sleep_ms(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
 
 child::child(std::vector<std::string> argv, const std::string& stdout_file,
              const std::string& stderr_file) {
@@ -41,7 +43,8 @@ child::child(std::vector<std::string> argv, const std::string& stdout_file,
   ::sigprocmask(SIG_SETMASK, &all, &previous);
   pid_ = ::fork();
   if (pid_ != 0) ::sigprocmask(SIG_SETMASK, &previous, nullptr);
-  if (pid_ < 0) throw std::runtime_error("cannot fork for " + argv[0] + ": " + std::strerror(errno));
+  if (pid_ < 0)
+    throw std::runtime_error("cannot fork for " + argv[0] + ": " + std::strerror(errno));
   if (pid_ == 0) {
     for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
     ::sigprocmask(SIG_SETMASK, &previous, nullptr);
@@ -185,7 +188,9 @@ void line_sink::kill() {
   process_->wait(std::chrono::milliseconds(5000));
 }
 
-std::size_t line_sink::connections() const { return split_lines(read_file(data_file_ + ".conns")).size(); }
+std::size_t line_sink::connections() const {
+  return split_lines(read_file(data_file_ + ".conns")).size();
+}
 
 int must(int rc, const char* what) {
   if (rc < 0) FAIL(what << ": " << std::strerror(errno));
