@@ -168,10 +168,7 @@ void daemon::add_self_metrics(round_lines& out) const {
     out.add(fmt::format("sockpush.invalid_lines.{}", to_string(reason)), invalid.by_reason[i]);
   }
   for (const auto& l : listeners_) {
-    // "tcp://127.0.0.1:2003" -> "tcp_127_0_0_1_2003"
-    auto scheme_end = l->name().find("://");
-    auto name = sanitize_path_component(l->name().substr(0, scheme_end) + "_" +
-                                        l->name().substr(scheme_end + 3));
+    const auto& name = l->metric_name();
     out.add(fmt::format("sockpush.listen.{}.clients", name),
             static_cast<std::uint64_t>(l->clients()));
     out.add(fmt::format("sockpush.listen.{}.refused_clients", name), l->refused_clients());

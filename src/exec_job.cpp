@@ -21,7 +21,6 @@ namespace sockpush {
 namespace {
 
 constexpr std::size_t pipe_read_bytes = 16 * 1024;
-constexpr auto backpressure_poll = std::chrono::milliseconds(5);
 constexpr auto reap_poll_first = std::chrono::milliseconds(2);
 constexpr auto reap_poll_max = std::chrono::milliseconds(200);
 
@@ -237,23 +236,17 @@ asio::awaitable<void> exec_job::forward_stdout(asio::posix::stream_descriptor& p
   std::vector<char> chunk(pipe_read_bytes);
   asio::steady_timer pause(io_);
   for (;;) {
-    while (intake_.congested() && pipe.is_open()) {
-      pause.expires_after(backpressure_poll);
-      error_code ec;
-      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    }
+    while (intake_.congested() && pipe.is_open()) co_await line_intake::pause(pause);
     error_code ec;
     auto got = co_await pipe.async_read_some(asio::buffer(chunk),
                                              asio::redirect_error(asio::use_awaitable, ec));
     if (got > 0) {
       intake_.feed(splitter, std::string_view(chunk.data(), got), origin_, line_number, timestamp,
                    rules_);
-      intake_.commit();
     }
     if (ec) break;
   }
   intake_.finish(splitter, origin_, line_number, timestamp, rules_);
-  intake_.commit();
 }
 
 asio::awaitable<void> exec_job::log_stderr(asio::posix::stream_descriptor& pipe) {

@@ -53,7 +53,10 @@ void line_intake::feed(line_splitter& splitter, std::string_view data, std::stri
                        std::uint64_t& line_number, std::int64_t now, const line_rules& rules) {
   auto one_line = [&](std::string_view line) { accept(line, origin, ++line_number, now, rules); };
   std::size_t pos = splitter.complete(data, one_line);
-  if (pos > data.size()) return;
+  if (pos > data.size()) {
+    commit();
+    return;
+  }
   const char* p = data.data() + pos;
   const char* const end = data.data() + data.size();
   const bool fast = rules.prefix.empty();
@@ -80,11 +83,21 @@ void line_intake::feed(line_splitter& splitter, std::string_view data, std::stri
     one_line(std::string_view(p, static_cast<std::size_t>(nl - p)));
     p = nl + 1;
   }
+  commit();
 }
 
 void line_intake::finish(line_splitter& splitter, std::string_view origin,
                          std::uint64_t& line_number, std::int64_t now, const line_rules& rules) {
   splitter.finish([&](std::string_view line) { accept(line, origin, ++line_number, now, rules); });
+  commit();
+}
+
+asio::awaitable<void> line_intake::pause(asio::steady_timer& timer) {
+  // Polling is cheap here: it only runs while carbon is behind.
+  constexpr auto backpressure_poll = std::chrono::milliseconds(5);
+  timer.expires_after(backpressure_poll);
+  error_code ec;
+  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
 }
 
 void line_intake::commit() {

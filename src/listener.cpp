@@ -1,5 +1,7 @@
 #include "sockpush/listener.hpp"
 
+#include "sockpush/metric.hpp"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -15,7 +17,6 @@ namespace {
 
 constexpr std::size_t client_read_bytes = 16 * 1024;
 constexpr std::size_t max_datagram_bytes = 64 * 1024;
-constexpr auto backpressure_poll = std::chrono::milliseconds(5);
 
 std::int64_t unix_now() {
   return static_cast<std::int64_t>(std::time(nullptr));
@@ -46,6 +47,9 @@ listener::listener(asio::io_context& io, const listen_config& cfg, line_intake& 
       cfg_(cfg),
       address_(check_listen_address(cfg.address, cfg.allow_remote)),
       intake_(intake) {
+  auto scheme_end = address_.text.find("://");
+  metric_name_ = sanitize_path_component(address_.text.substr(0, scheme_end) + "_" +
+                                         address_.text.substr(scheme_end + 3));
   try {
     switch (address_.kind) {
       case listen_address::transport::tcp:
@@ -172,9 +176,7 @@ asio::awaitable<void> listener::serve_client(Socket socket, std::string origin) 
   while (!stopped_ && client->socket.is_open()) {
     while (!stopped_ && intake_.congested()) {
       client->idle.expires_after(cfg_.idle_timeout);  // waiting on us is not idleness
-      pause.expires_after(backpressure_poll);
-      error_code ec;
-      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      co_await line_intake::pause(pause);
     }
     error_code ec;
     auto got = co_await client->socket.async_read_some(
@@ -182,12 +184,10 @@ asio::awaitable<void> listener::serve_client(Socket socket, std::string origin) 
     if (got > 0) {
       client->idle.expires_after(cfg_.idle_timeout);
       intake_.feed(splitter, std::string_view(chunk.data(), got), origin, line_number, unix_now());
-      intake_.commit();
     }
     if (ec) break;
   }
   intake_.finish(splitter, origin, line_number, unix_now());
-  intake_.commit();
   closers_.erase(id);
   error_code ignored;
   client->socket.close(ignored);
@@ -213,7 +213,6 @@ asio::awaitable<void> listener::receive_datagrams() {
     line_splitter splitter;
     intake_.feed(splitter, std::string_view(datagram.data(), got), origin, datagram_lines_, now);
     intake_.finish(splitter, origin, datagram_lines_, now);
-    intake_.commit();
   }
 }
 

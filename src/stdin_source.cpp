@@ -10,7 +10,6 @@ namespace sockpush {
 namespace {
 
 constexpr std::size_t read_chunk_bytes = 64 * 1024;
-constexpr auto backpressure_poll = std::chrono::milliseconds(5);
 
 }  // namespace
 
@@ -37,11 +36,7 @@ asio::awaitable<void> stdin_source::run() {
   while (!stopped_) {
     // Back-pressure instead of loss: while carbon is slower than the
     // producer, stop reading and let the pipe fill up, as nc would.
-    while (!stopped_ && intake_.congested()) {
-      backpressure_timer_.expires_after(backpressure_poll);
-      error_code ec;
-      co_await backpressure_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    }
+    while (!stopped_ && intake_.congested()) co_await line_intake::pause(backpressure_timer_);
     error_code ec;
     auto got = co_await in_.async_read_some(asio::buffer(chunk_),
                                             asio::redirect_error(asio::use_awaitable, ec));
@@ -49,7 +44,6 @@ asio::awaitable<void> stdin_source::run() {
       // Arrival time of the read: the timestamp of lines that have none.
       auto now = static_cast<std::int64_t>(std::time(nullptr));
       intake_.feed(splitter_, std::string_view(chunk_.data(), got), "stdin", line_number_, now);
-      intake_.commit();
     }
     if (ec) {
       if (ec != asio::error::eof && ec != asio::error::operation_aborted)
@@ -58,7 +52,6 @@ asio::awaitable<void> stdin_source::run() {
     }
   }
   intake_.finish(splitter_, "stdin", line_number_, static_cast<std::int64_t>(std::time(nullptr)));
-  intake_.commit();
 }
 
 }  // namespace sockpush

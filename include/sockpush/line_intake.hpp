@@ -29,15 +29,16 @@ class line_intake {
               std::int64_t now, const line_rules& rules);
   /// Takes one read of a byte stream: completes the line `splitter`
   /// carries, validates every whole line (runs of lines already in
-  /// canonical form are copied in one go), and leaves an unterminated tail
-  /// in `splitter`. `line_number` counts the stream's lines for the log.
+  /// canonical form are copied in one go), leaves an unterminated tail in
+  /// `splitter`, and commits. `line_number` counts the stream's lines for
+  /// the log.
   void feed(line_splitter& splitter, std::string_view data, std::string_view origin,
             std::uint64_t& line_number, std::int64_t now, const line_rules& rules);
   void feed(line_splitter& splitter, std::string_view data, std::string_view origin,
             std::uint64_t& line_number, std::int64_t now) {
     feed(splitter, data, origin, line_number, now, rules_);
   }
-  /// End of a stream: its last line may lack the '\n'.
+  /// End of a stream: its last line may lack the '\n'. Commits.
   void finish(line_splitter& splitter, std::string_view origin, std::uint64_t& line_number,
               std::int64_t now, const line_rules& rules);
   void finish(line_splitter& splitter, std::string_view origin, std::uint64_t& line_number,
@@ -52,6 +53,9 @@ class line_intake {
   /// More than half the buffer is waiting: stream sources pause reading so
   /// the producer's pipe or socket fills up (back-pressure, not loss).
   bool congested() const { return buffer_.bytes() > buffer_.max_bytes() / 2; }
+  /// One back-pressure pause on `timer`; stream sources loop on it while
+  /// congested().
+  static asio::awaitable<void> pause(asio::steady_timer& timer);
 
   const line_rules& rules() const { return rules_; }
   std::uint64_t accepted_lines() const { return accepted_; }

@@ -34,6 +34,8 @@ class listener {
   void stop();
 
   const std::string& name() const { return address_.text; }
+  /// One path component: "tcp://127.0.0.1:2003" -> "tcp_127_0_0_1_2003".
+  const std::string& metric_name() const { return metric_name_; }
   std::size_t clients() const { return closers_.size(); }
   std::uint64_t refused_clients() const { return refused_clients_; }
 
@@ -47,6 +49,7 @@ class listener {
   asio::io_context& io_;
   listen_config cfg_;
   listen_address address_;
+  std::string metric_name_;
   line_intake& intake_;
   std::optional<asio::ip::tcp::acceptor> tcp_;
   std::optional<asio::local::stream_protocol::acceptor> unix_;
