@@ -125,6 +125,7 @@ void carbon_writer::arm_stall_timer(std::uint64_t connection_id) {
   stall_timer_.expires_after(cfg_.stall_timeout);
   stall_timer_.async_wait([this, connection_id](const error_code& ec) {
     if (ec || connection_id != connection_id_) return;
+    ++stats_.stalled;
     drop_connection(
         fmt::format("stalled: no write progress for {} ms", cfg_.stall_timeout.count()));
   });
@@ -235,23 +236,25 @@ asio::awaitable<void> carbon_writer::watch_peer(std::uint64_t connection_id) {
     if (connection_id != connection_id_ || is_cancelled(ec)) co_return;
     if (ec) break;
   }
+  count_disconnect(ec);
   drop_connection(ec == asio::error::eof ? "closed by peer" : ec.message());
+}
+
+void carbon_writer::count_disconnect(const error_code& ec) {
+  if (ec == asio::error::eof)
+    ++stats_.closed_by_peer;
+  else if (ec == asio::error::connection_reset || ec == asio::error::broken_pipe)
+    ++stats_.reset;
+  else if (ec == asio::error::timed_out)  // TCP_USER_TIMEOUT or keepalive
+    ++stats_.timed_out;
+  else
+    ++stats_.other_failures;
 }
 
 void carbon_writer::drop_connection(const std::string& reason) {
   if (!socket_.is_open()) return;
   if (peer_close_reason_.empty()) peer_close_reason_ = reason;
   failed_at_ = clock::now();
-  if (reason.find("closed by peer") != std::string::npos)
-    ++stats_.closed_by_peer;
-  else if (reason.find("reset") != std::string::npos)
-    ++stats_.reset;
-  else if (reason.find("timed out") != std::string::npos)
-    ++stats_.timed_out;
-  else if (reason.find("stalled") != std::string::npos)
-    ++stats_.stalled;
-  else
-    ++stats_.other_failures;
   ++connection_id_;  // makes every completion of this connection stale
   stall_timer_.cancel();
   // SIOCOUTQ still answers after a FIN or a reset, until close().
@@ -303,7 +306,10 @@ asio::awaitable<std::string> carbon_writer::write_while_connected() {
     stats_.sent_lines += count_lines(done.substr(0, keep));
     buffer_.put_back(std::string_view(in_flight_).substr(keep));
     in_flight_.clear();
-    if (id == connection_id_) drop_connection("write failed: " + ec.message());
+    if (id == connection_id_) {
+      count_disconnect(ec);
+      drop_connection("write failed: " + ec.message());
+    }
   }
 }
 

@@ -70,7 +70,11 @@ class carbon_writer final : public line_writer {
   /// everything written, then shuts the connection down cleanly.
   asio::awaitable<void> close_gracefully();
   asio::awaitable<void> sleep_for(clock::duration d);
+  /// Closes the connection (once; later calls do nothing). The caller has
+  /// counted why in stats_.
   void drop_connection(const std::string& reason);
+  /// Counts a connection that ended with `ec` under its reason.
+  void count_disconnect(const error_code& ec);
   void arm_stall_timer(std::uint64_t connection_id);
   /// Adds bytes just written to the history, trimmed to its cap at a line start.
   void remember_written(std::string_view bytes);
