@@ -363,15 +363,15 @@ config parse_config(std::string_view text, const std::string& origin) {
   const auto* input = section(root, "input");
   if (input) {
     check_keys(*input, "input", {"path_chars"});
-    std::string policy;
-    read_string(*input, "input", "path_chars", policy);
-    if (policy == "reject") {
-      cfg.path_chars = path_policy::reject;
-    } else if (policy == "sanitise" || policy == "sanitize") {
-      cfg.path_chars = path_policy::sanitise;
-    } else if (!policy.empty() || find_key(*input, "path_chars")) {
-      fail_at(*find_key(*input, "path_chars"),
-              "input.path_chars must be \"reject\" or \"sanitise\"", "here");
+    if (const auto* v = find_key(*input, "path_chars")) {
+      std::string policy;
+      read_string(*input, "input", "path_chars", policy);
+      if (policy == "reject")
+        cfg.path_chars = path_policy::reject;
+      else if (policy == "sanitise" || policy == "sanitize")
+        cfg.path_chars = path_policy::sanitise;
+      else
+        fail_at(*v, "input.path_chars must be \"reject\" or \"sanitise\"", "here");
     }
   }
   read_table_array(root, "listen",
