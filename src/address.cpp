@@ -1,5 +1,7 @@
 #include "sockpush/address.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 
 namespace sockpush {
@@ -48,6 +50,58 @@ std::optional<host_port> parse_host_port(std::string_view text, std::string* why
   if (port.empty() && text.back() == ':') return fail(why, "empty port after ':'");
   result.port = port.empty() ? std::string(default_carbon_port) : std::string(port);
   if (!valid_port(result.port)) return fail(why, "port must be a number from 1 to 65535");
+  return result;
+}
+
+std::string carbon_destination::to_string() const {
+  return instance.empty() ? where.to_string() : where.to_string() + ":" + instance;
+}
+
+std::string carbon_destination::metric_name() const {
+  std::string name = where.host + "_" + where.port + (instance.empty() ? "" : "_" + instance);
+  for (char& c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '_';
+  return name;
+}
+
+std::optional<carbon_destination> parse_carbon_destination(std::string_view text,
+                                                           std::string* why) {
+  carbon_destination result;
+  // "host:port:instance" has exactly two colons with a port between them; an
+  // IPv6 literal with two colons has them side by side ("::1", "fe80::1").
+  std::string_view address = text;
+  if (text.empty() || text.front() == '[') {
+    auto close = text.find(']');
+    auto instance_colon = close == std::string_view::npos ? close : text.find(':', close + 2);
+    if (instance_colon != std::string_view::npos) {
+      address = text.substr(0, instance_colon);
+      result.instance = std::string(text.substr(instance_colon + 1));
+    }
+  } else if (std::count(text.begin(), text.end(), ':') == 2) {
+    auto first = text.find(':');
+    auto second = text.rfind(':');
+    if (second > first + 1 && valid_port(text.substr(first + 1, second - first - 1))) {
+      address = text.substr(0, second);
+      result.instance = std::string(text.substr(second + 1));
+    }
+  }
+  auto where = parse_host_port(address, why);
+  if (!where) return std::nullopt;
+  result.where = std::move(*where);
+  if (address.size() < text.size() && result.instance.empty()) {
+    if (why) *why = "empty instance name after the port";
+    return std::nullopt;
+  }
+  auto plain = [](std::string_view s, bool colons) {
+    return std::all_of(s.begin(), s.end(), [colons](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ||
+             (colons && c == ':');
+    });
+  };
+  if (!plain(result.where.host, true) || !plain(result.instance, false)) {
+    if (why) *why = "host and instance may only hold letters, digits and . - _";
+    return std::nullopt;
+  }
   return result;
 }
 

@@ -7,11 +7,15 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <random>
+#include <stdexcept>
 
 namespace sockpush {
 namespace {
+
+using namespace std::chrono_literals;
 
 using asio::use_awaitable;
 using asio::ip::tcp;
@@ -37,11 +41,14 @@ bool is_cancelled(const error_code& ec) {
 
 }  // namespace
 
-carbon_writer::carbon_writer(asio::io_context& io, const carbon_config& cfg, host_port destination,
-                             line_buffer& buffer)
+carbon_writer::carbon_writer(asio::io_context& io, const carbon_config& cfg,
+                             std::vector<carbon_destination> destinations, line_buffer& buffer)
     : io_(io),
       cfg_(cfg),
-      destination_(std::move(destination)),
+      destinations_(std::move(destinations)),
+      passed_over_until_(destinations_.size()),
+      destination_stats_(destinations_.size()),
+      ever_connected_to_(destinations_.size()),
       buffer_(buffer),
       backoff_(cfg.reconnect_min, cfg.reconnect_max, std::random_device{}()),
       socket_(io),
@@ -49,9 +56,13 @@ carbon_writer::carbon_writer(asio::io_context& io, const carbon_config& cfg, hos
       wake_timer_(io, clock::time_point::max()),
       backoff_timer_(io),
       stall_timer_(io),
+      move_timer_(io),
       // The kernel doubles SO_SNDBUF; the replay window may need up to a
       // buffer's worth more.
       history_cap_(2 * cfg.send_buffer + (cfg.replay_window.count() > 0 ? buffer.max_bytes() : 0)) {
+  if (destinations_.empty()) throw std::invalid_argument("carbon_writer needs a destination");
+  for (std::size_t i = 0; i < destinations_.size(); ++i)
+    destination_stats_[i].name = destinations_[i].metric_name();
 }
 
 connection_info carbon_writer::connection() const {
@@ -71,6 +82,12 @@ connection_info carbon_writer::connection() const {
   return info;
 }
 
+std::vector<destination_stats> carbon_writer::destinations() const {
+  auto all = destination_stats_;
+  all[current_].connected = socket_.is_open();
+  return all;
+}
+
 void carbon_writer::remember_written(std::string_view bytes) {
   history_.append(bytes);
   written_total_ += bytes.size();
@@ -83,12 +100,12 @@ void carbon_writer::remember_written(std::string_view bytes) {
     write_marks_.pop_front();
 }
 
-void carbon_writer::replay_after_failure() {
+void carbon_writer::replay_unacknowledged(bool with_window) {
   std::uint64_t from = written_total_;
   if (unacked_at_last_drop_ > 0)
     from -=
         std::min<std::uint64_t>(static_cast<std::uint64_t>(unacked_at_last_drop_), written_total_);
-  if (cfg_.replay_window.count() > 0) {
+  if (with_window && cfg_.replay_window.count() > 0) {
     for (const auto& [when, offset] : write_marks_) {
       if (when >= failed_at_ - cfg_.replay_window) {
         from = std::min(from, offset);
@@ -140,6 +157,7 @@ void carbon_writer::finish(clock::time_point deadline) {
   deadline_ = deadline;
   wake_timer_.cancel();
   backoff_timer_.cancel();
+  move_timer_.cancel();
 }
 
 bool carbon_writer::delivered() const {
@@ -183,18 +201,18 @@ void carbon_writer::apply_socket_options() {
   set(IPPROTO_TCP, TCP_NOTSENT_LOWAT, &not_sent_low, sizeof not_sent_low, "TCP_NOTSENT_LOWAT");
 }
 
-asio::awaitable<std::string> carbon_writer::connect() {
+asio::awaitable<std::string> carbon_writer::connect(tcp::socket& socket, const host_port& where) {
   error_code ec;
   // Resolved on every attempt: carbon may have moved (DNS, failover).
-  auto endpoints = co_await resolver_.async_resolve(destination_.host, destination_.port,
+  auto endpoints = co_await resolver_.async_resolve(where.host, where.port,
                                                     asio::redirect_error(use_awaitable, ec));
-  if (ec) co_return "cannot resolve " + destination_.host + ": " + ec.message();
+  if (ec) co_return "cannot resolve " + where.host + ": " + ec.message();
 
-  std::string reason = "no address for " + destination_.host;
+  std::string reason = "no address for " + where.host;
   for (const auto& entry : endpoints) {
     if (past_deadline()) co_return "shutdown deadline reached";
     const auto endpoint = entry.endpoint();
-    socket_.open(endpoint.protocol(), ec);
+    socket.open(endpoint.protocol(), ec);
     if (ec) {
       reason = "socket(): " + ec.message();
       continue;
@@ -205,24 +223,51 @@ asio::awaitable<std::string> carbon_writer::connect() {
     const auto attempt = ++connect_attempt_;
     connect_timed_out_ = false;
     asio::steady_timer deadline(io_, cfg_.connect_timeout);
-    deadline.async_wait([this, attempt](const error_code& wait_ec) {
+    deadline.async_wait([this, attempt, &socket](const error_code& wait_ec) {
       if (wait_ec || attempt != connect_attempt_) return;
       connect_timed_out_ = true;
       error_code ignored;
-      socket_.close(ignored);
+      socket.close(ignored);
     });
-    co_await socket_.async_connect(endpoint, asio::redirect_error(use_awaitable, ec));
+    co_await socket.async_connect(endpoint, asio::redirect_error(use_awaitable, ec));
     ++connect_attempt_;
     deadline.cancel();
-    if (!ec && socket_.is_open()) co_return std::string{};
+    if (!ec && socket.is_open()) co_return std::string{};
     reason = connect_timed_out_
                  ? fmt::format("connect to {} timed out after {} ms",
                                endpoint.address().to_string(), cfg_.connect_timeout.count())
                  : ec.message();
     error_code ignored;
-    socket_.close(ignored);
+    socket.close(ignored);
   }
   co_return reason;
+}
+
+std::size_t carbon_writer::preferred_destination() const {
+  const auto now = clock::now();
+  for (std::size_t i = 0; i < current_; ++i)
+    if (passed_over_until_[i] <= now) return i;
+  return current_;
+}
+
+asio::awaitable<std::string> carbon_writer::connect_first_healthy() {
+  const auto now = clock::now();
+  const bool all_passed_over = std::all_of(passed_over_until_.begin(), passed_over_until_.end(),
+                                           [now](const auto& until) { return until > now; });
+  std::string failures;
+  for (std::size_t i = 0; i < destinations_.size(); ++i) {
+    if (!all_passed_over && passed_over_until_[i] > now) continue;
+    auto failure = co_await connect(socket_, destinations_[i].where);
+    if (failure.empty()) {
+      current_ = i;
+      co_return std::string{};
+    }
+    if (destinations_.size() > 1) passed_over_until_[i] = clock::now() + cfg_.hold_down;
+    failures += (failures.empty() ? "" : "; ") +
+                (destinations_.size() > 1 ? destinations_[i].to_string() + ": " : "") + failure;
+    if (past_deadline()) break;
+  }
+  co_return failures;
 }
 
 asio::awaitable<void> carbon_writer::watch_peer(std::uint64_t connection_id) {
@@ -266,10 +311,16 @@ void carbon_writer::drop_connection(const std::string& reason) {
 }
 
 asio::awaitable<std::string> carbon_writer::write_while_connected() {
-  const auto id = connection_id_;
+  auto id = connection_id_;
   for (;;) {
     if (id != connection_id_ || !socket_.is_open())
       co_return peer_close_reason_.empty() ? std::string("connection closed") : peer_close_reason_;
+    if (move_due_ && !finishing_) {
+      move_due_ = false;
+      co_await move_connection();
+      id = connection_id_;
+      continue;
+    }
     if (buffer_.empty()) {
       if (finishing_) co_return std::string{};
       error_code ec;
@@ -295,6 +346,7 @@ asio::awaitable<std::string> carbon_writer::write_while_connected() {
     stall_timer_.cancel();
     if (!ec) {
       stats_.sent_lines += lines;
+      destination_stats_[current_].sent_lines += lines;
       continue;
     }
     // Put back everything from the start of the line holding the first
@@ -303,7 +355,9 @@ asio::awaitable<std::string> carbon_writer::write_while_connected() {
     std::string_view done(in_flight_.data(), written);
     auto line_start = done.rfind('\n');
     std::size_t keep = line_start == std::string_view::npos ? 0 : line_start + 1;
-    stats_.sent_lines += count_lines(done.substr(0, keep));
+    const auto sent = count_lines(done.substr(0, keep));
+    stats_.sent_lines += sent;
+    destination_stats_[current_].sent_lines += sent;
     buffer_.put_back(std::string_view(in_flight_).substr(keep));
     in_flight_.clear();
     if (id == connection_id_) {
@@ -343,49 +397,124 @@ asio::awaitable<void> carbon_writer::close_gracefully() {
   }
 }
 
+void carbon_writer::start_connection() {
+  apply_socket_options();
+  const auto where = destinations_[current_].to_string();
+  if (logged_down_) {
+    auto down = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - down_since_);
+    spdlog::info("connected to carbon at {} after {} failed attempts ({:.1f} s); {} lines buffered",
+                 where, backoff_.attempts(), static_cast<double>(down.count()) / 1000.0,
+                 buffer_.lines());
+  } else {
+    spdlog::info("connected to carbon at {}", where);
+  }
+  if (ever_connected_ || logged_down_) ++stats_.reconnects;
+  if (ever_connected_to_[current_]) ++destination_stats_[current_].reconnects;
+  ever_connected_ = true;
+  ever_connected_to_[current_] = true;
+  logged_down_ = false;
+  last_failure_.clear();
+  peer_close_reason_.clear();
+  connected_at_ = clock::now();
+  asio::co_spawn(io_, watch_peer(connection_id_), [](std::exception_ptr e) {
+    if (e) std::rethrow_exception(e);
+  });
+  arm_move_timer();
+}
+
+void carbon_writer::arm_move_timer() {
+  auto due = clock::time_point::max();
+  // Fail-back: the earliest moment an earlier destination may be tried again.
+  for (std::size_t i = 0; i < current_; ++i)
+    due = std::min(due, std::max(passed_over_until_[i], clock::now()));
+  if (cfg_.reconnect_interval.count() > 0)
+    due = std::min(due, connected_at_ + cfg_.reconnect_interval);
+  if (due == clock::time_point::max()) return;
+  move_timer_.expires_at(due);
+  move_timer_.async_wait([this, id = connection_id_](const error_code& ec) {
+    if (ec || id != connection_id_) return;
+    move_due_ = true;
+    wake_timer_.cancel();
+  });
+}
+
+asio::awaitable<void> carbon_writer::move_connection() {
+  const auto target = preferred_destination();
+  const bool failing_back = target != current_;
+  if (!failing_back && cfg_.reconnect_interval.count() == 0) co_return;
+  const auto to = destinations_[target].to_string();
+  tcp::socket fresh(io_);
+  auto failure = co_await connect(fresh, destinations_[target].where);
+  if (!failure.empty() || finishing_ || !socket_.is_open()) {
+    if (!failure.empty()) {
+      spdlog::debug("staying on {}: {} still fails: {}", destinations_[current_].to_string(), to,
+                    failure);
+      if (failing_back) passed_over_until_[target] = clock::now() + cfg_.hold_down;
+    }
+    error_code ignored;
+    fresh.close(ignored);
+    if (socket_.is_open()) {
+      connected_at_ = failing_back ? connected_at_ : clock::now();
+      arm_move_timer();
+    }
+    co_return;
+  }
+  // Make-before-break: the new connection is up; the old one gets a FIN
+  // after the last write and is closed once its peer acknowledged
+  // everything (or after a bounded wait, then the rest is sent again).
+  const auto from = destinations_[current_].to_string();
+  ++connection_id_;  // the old connection's watcher and timers are stale now
+  stall_timer_.cancel();
+  error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_send, ignored);
+  const auto drain_until = clock::now() + std::min<clock::duration>(cfg_.stall_timeout, 5s);
+  asio::steady_timer poll(io_);
+  for (;;) {
+    if (ioctl(socket_.native_handle(), SIOCOUTQ, &unacked_at_last_drop_) != 0)
+      unacked_at_last_drop_ = -1;
+    if (unacked_at_last_drop_ == 0 || clock::now() >= drain_until) break;
+    poll.expires_after(ack_poll_interval);
+    co_await poll.async_wait(asio::redirect_error(use_awaitable, ignored));
+  }
+  socket_.close(ignored);
+  // The old peer closed cleanly after a FIN, so only what it never
+  // acknowledged can be missing there.
+  replay_unacknowledged(false);
+  socket_ = std::move(fresh);
+  current_ = target;
+  spdlog::info("moved the connection from {} to {} ({}), the old one drained first", from, to,
+               failing_back ? "fail-back" : "reconnect_interval");
+  start_connection();
+}
+
 asio::awaitable<void> carbon_writer::run() {
-  const auto where = destination_.to_string();
   for (;;) {
     if (finishing_ && (buffer_.empty() || past_deadline())) break;
 
-    auto failure = co_await connect();
+    auto failure = co_await connect_first_healthy();
     if (!failure.empty()) {
       if (!logged_down_ || failure != last_failure_) {
-        spdlog::warn("cannot connect to carbon at {}: {}; buffering and retrying", where, failure);
+        spdlog::warn("cannot connect to carbon at {}: {}; buffering and retrying", describe(),
+                     failure);
         if (!logged_down_) down_since_ = clock::now();
         logged_down_ = true;
         last_failure_ = failure;
       }
       auto delay = backoff_.next();
-      spdlog::debug("next connection attempt to {} in {} ms", where, delay.count());
+      spdlog::debug("next connection attempt in {} ms", delay.count());
       co_await sleep_for(delay);
       continue;
     }
-
-    apply_socket_options();
-    if (logged_down_) {
-      auto down = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - down_since_);
-      spdlog::info(
-          "connected to carbon at {} after {} failed attempts ({:.1f} s); {} lines buffered", where,
-          backoff_.attempts(), static_cast<double>(down.count()) / 1000.0, buffer_.lines());
-    } else {
-      spdlog::info("connected to carbon at {}", where);
-    }
-    if (ever_connected_ || logged_down_) ++stats_.reconnects;
-    ever_connected_ = true;
-    logged_down_ = false;
-    last_failure_.clear();
-    peer_close_reason_.clear();
+    start_connection();
     backoff_.reset();
 
-    asio::co_spawn(io_, watch_peer(connection_id_), [](std::exception_ptr e) {
-      if (e) std::rethrow_exception(e);
-    });
     auto reason = co_await write_while_connected();
     if (reason.empty()) break;  // finishing and everything written
 
-    spdlog::warn("connection to carbon at {} lost: {}; buffering and reconnecting", where, reason);
-    replay_after_failure();
+    spdlog::warn("connection to carbon at {} lost: {}; buffering and reconnecting",
+                 destinations_[current_].to_string(), reason);
+    if (destinations_.size() > 1) passed_over_until_[current_] = clock::now() + cfg_.hold_down;
+    replay_unacknowledged(true);
     logged_down_ = true;
     last_failure_ = reason;
     down_since_ = clock::now();
@@ -393,10 +522,17 @@ asio::awaitable<void> carbon_writer::run() {
     // closes at once cannot make us spin.
     co_await sleep_for(backoff_.next());
   }
+  move_timer_.cancel();
   co_await close_gracefully();
   if (!buffer_.empty())
     spdlog::warn("{} lines could not be delivered to {} before the deadline", buffer_.lines(),
-                 where);
+                 describe());
+}
+
+std::string carbon_writer::describe() const {
+  std::string all;
+  for (const auto& d : destinations_) all += (all.empty() ? "" : ", ") + d.to_string();
+  return all;
 }
 
 }  // namespace sockpush

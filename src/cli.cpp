@@ -20,7 +20,8 @@ cli_action parse_command_line(int argc, char** argv) {
   bool once = false;
   app.add_option("-c,--config", config_path, "TOML configuration file (default: built-in)");
   app.add_option("--check-config", check_path, "Validate FILE and exit (0 = valid, 2 = invalid)");
-  app.add_option("--carbon", carbon, "Carbon plaintext receiver HOST:PORT, or - for stdout");
+  app.add_option("--carbon", carbon,
+                 "Carbon plaintext receiver HOST:PORT (several: comma-separated), or - for stdout");
   app.add_option("--interval", interval, "Seconds between collection rounds (e.g. 10, 0.5)");
   app.add_option("--prefix", prefix, "Metric path prefix template ({host} = short hostname)");
   app.add_flag("--once", once, "Collect one round, deliver it, exit 0 only if delivered");
@@ -49,7 +50,15 @@ cli_action parse_command_line(int argc, char** argv) {
   }
   if (!config_path.empty()) action.cfg = load_config(config_path);
   auto& cfg = action.cfg;
-  if (!carbon.empty()) cfg.carbon.address = carbon;
+  if (!carbon.empty()) {
+    // "a:2003,b:2003": several destinations, as carbon.destinations.
+    cfg.carbon.destinations.clear();
+    for (std::size_t at = 0; at <= carbon.size();) {
+      auto comma = std::min(carbon.find(',', at), carbon.size());
+      cfg.carbon.destinations.push_back(carbon.substr(at, comma - at));
+      at = comma + 1;
+    }
+  }
   if (!interval.empty()) cfg.interval = parse_seconds(interval, "--interval");
   if (!prefix.empty()) cfg.prefix = prefix;
   if (!log_level.empty()) cfg.log_level = log_level;

@@ -74,6 +74,17 @@ void read_seconds(const toml::value& table, const std::string& section, const st
             "too small");
 }
 
+/// Like read_seconds(), and 0 means "off".
+void read_seconds_or_zero(const toml::value& table, const std::string& section,
+                          const std::string& key, milliseconds& out) {
+  const auto* v = find_key(table, key);
+  if (!v) return;
+  if ((v->is_integer() && v->as_integer() == 0) || (v->is_floating() && v->as_floating() == 0.0))
+    out = milliseconds{0};
+  else
+    read_seconds(table, section, key, out);
+}
+
 void read_string(const toml::value& table, const std::string& section, const std::string& key,
                  std::string& out) {
   const auto* v = find_key(table, key);
@@ -283,11 +294,28 @@ milliseconds parse_seconds(std::string_view text, std::string_view what) {
 }
 
 void validate(const config& cfg) {
-  if (cfg.carbon.address != "-") {
-    std::string why;
-    if (!parse_host_port(cfg.carbon.address, &why))
-      throw config_error(
-          fmt::format("carbon.address '{}' is not HOST:PORT or '-': {}", cfg.carbon.address, why));
+  const auto& destinations = cfg.carbon.destinations;
+  const char* key = destinations.size() == 1 ? "carbon.address" : "carbon.destinations";
+  if (destinations.empty()) throw config_error("carbon.destinations is empty");
+  if (destinations.size() > 1 || destinations.front() != "-") {
+    std::vector<carbon_destination> parsed;
+    for (const auto& text : destinations) {
+      std::string why;
+      auto d = parse_carbon_destination(text, &why);
+      if (!d)
+        throw config_error(
+            fmt::format("{} '{}' is not HOST:PORT[:INSTANCE] or '-': {}", key, text, why));
+      for (const auto& other : parsed)
+        if (other.where.host == d->where.host &&
+            (cfg.carbon.mode == destination_mode::carbon_ch ? other.instance == d->instance
+                                                            : other.where.port == d->where.port))
+          throw config_error(fmt::format(
+              "{}: '{}' is listed twice{}", key, text,
+              cfg.carbon.mode == destination_mode::carbon_ch
+                  ? " (carbon_ch tells destinations apart by host and instance, as carbon does)"
+                  : ""));
+      parsed.push_back(std::move(*d));
+    }
   }
   try {
     (void)expand_prefix(cfg.prefix, "host");
@@ -320,11 +348,35 @@ config parse_config(std::string_view text, const std::string& origin) {
 
   const auto* carbon = section(root, "carbon");
   if (carbon) {
-    check_keys(*carbon, "carbon",
-               {"address", "connect_timeout", "reconnect_min", "reconnect_max", "user_timeout",
-                "keepalive_idle", "keepalive_interval", "keepalive_count", "send_buffer",
-                "stall_timeout", "replay_seconds"});
-    read_string(*carbon, "carbon", "address", cfg.carbon.address);
+    check_keys(
+        *carbon, "carbon",
+        {"address", "destinations", "mode", "hold_down", "reconnect_interval", "connect_timeout",
+         "reconnect_min", "reconnect_max", "user_timeout", "keepalive_idle", "keepalive_interval",
+         "keepalive_count", "send_buffer", "stall_timeout", "replay_seconds"});
+    const auto* address = find_key(*carbon, "address");
+    const auto* destinations = find_key(*carbon, "destinations");
+    if (address && destinations)
+      fail_at(*destinations, "carbon.address and carbon.destinations are both set",
+              "keep one: address for one destination, destinations for several");
+    if (address) {
+      cfg.carbon.destinations.assign(1, {});
+      read_string(*carbon, "carbon", "address", cfg.carbon.destinations.front());
+    }
+    read_string_list(*carbon, "carbon", "destinations", cfg.carbon.destinations);
+    if (destinations && cfg.carbon.destinations.empty())
+      fail_at(*destinations, "carbon.destinations is empty", "list at least one \"host:port\"");
+    if (const auto* v = find_key(*carbon, "mode")) {
+      std::string mode;
+      read_string(*carbon, "carbon", "mode", mode);
+      if (mode == "failover")
+        cfg.carbon.mode = destination_mode::failover;
+      else if (mode == "carbon_ch")
+        cfg.carbon.mode = destination_mode::carbon_ch;
+      else
+        fail_at(*v, "carbon.mode must be \"failover\" or \"carbon_ch\"", "here");
+    }
+    read_seconds(*carbon, "carbon", "hold_down", cfg.carbon.hold_down);
+    read_seconds_or_zero(*carbon, "carbon", "reconnect_interval", cfg.carbon.reconnect_interval);
     read_seconds(*carbon, "carbon", "connect_timeout", cfg.carbon.connect_timeout);
     read_seconds(*carbon, "carbon", "reconnect_min", cfg.carbon.reconnect_min);
     read_seconds(*carbon, "carbon", "reconnect_max", cfg.carbon.reconnect_max);
@@ -334,14 +386,7 @@ config parse_config(std::string_view text, const std::string& origin) {
     read_integer(*carbon, "carbon", "keepalive_count", cfg.carbon.keepalive_count, 1, 127);
     read_integer(*carbon, "carbon", "send_buffer", cfg.carbon.send_buffer, 4096, 64 << 20);
     read_seconds(*carbon, "carbon", "stall_timeout", cfg.carbon.stall_timeout);
-    if (const auto* replay = find_key(*carbon, "replay_seconds")) {
-      // 0 is allowed here (off), unlike the other durations.
-      if ((replay->is_integer() && replay->as_integer() == 0) ||
-          (replay->is_floating() && replay->as_floating() == 0.0))
-        cfg.carbon.replay_window = milliseconds{0};
-      else
-        read_seconds(*carbon, "carbon", "replay_seconds", cfg.carbon.replay_window);
-    }
+    read_seconds_or_zero(*carbon, "carbon", "replay_seconds", cfg.carbon.replay_window);
   }
   const auto* collect = section(root, "collect");
   if (collect) {
@@ -392,9 +437,11 @@ config parse_config(std::string_view text, const std::string& origin) {
   }
 
   // Whole-value checks, reported at the offending key when it came from the file.
-  check_at(carbon, "address", [&] {
+  const bool one_address = carbon && find_key(*carbon, "address");
+  check_at(carbon, one_address ? "address" : "destinations", [&] {
     config only;
-    only.carbon.address = cfg.carbon.address;
+    only.carbon.destinations = cfg.carbon.destinations;
+    only.carbon.mode = cfg.carbon.mode;
     validate(only);
   });
   check_at(collect, "prefix", [&] {

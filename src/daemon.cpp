@@ -13,6 +13,7 @@
 #include "sockpush/metric.hpp"
 #include "sockpush/schedule.hpp"
 #include "sockpush/settings_collector.hpp"
+#include "sockpush/sharded_writer.hpp"
 #include "sockpush/stdout_writer.hpp"
 #include "sockpush/tcp_state_collector.hpp"
 #include "sockpush/udp_collector.hpp"
@@ -37,10 +38,18 @@ std::string state_directory(const config& cfg) {
 
 std::unique_ptr<line_writer> make_writer(asio::io_context& io, const config& cfg,
                                          line_buffer& buffer) {
-  if (cfg.carbon.address == "-") return std::make_unique<stdout_writer>(io, buffer);
-  auto destination = parse_host_port(cfg.carbon.address);
-  if (!destination) throw config_error("carbon.address '" + cfg.carbon.address + "' is invalid");
-  return std::make_unique<carbon_writer>(io, cfg.carbon, *destination, buffer);
+  const auto& listed = cfg.carbon.destinations;
+  if (listed.size() == 1 && listed.front() == "-")
+    return std::make_unique<stdout_writer>(io, buffer);
+  std::vector<carbon_destination> destinations;
+  for (const auto& text : listed) {
+    auto d = parse_carbon_destination(text);
+    if (!d) throw config_error("carbon destination '" + text + "' is invalid");
+    destinations.push_back(std::move(*d));
+  }
+  if (cfg.carbon.mode == destination_mode::carbon_ch && destinations.size() > 1)
+    return std::make_unique<sharded_writer>(io, cfg.carbon, destinations, buffer);
+  return std::make_unique<carbon_writer>(io, cfg.carbon, std::move(destinations), buffer);
 }
 
 }  // namespace
@@ -141,9 +150,10 @@ void daemon::collect_round(std::int64_t timestamp) {
 }
 
 void daemon::add_self_metrics(round_lines& out) const {
-  const auto& stats = writer_->stats();
+  const auto stats = writer_->stats();
   out.add("sockpush.sent_lines", stats.sent_lines);
-  out.add("sockpush.dropped_lines", buffer_.dropped_lines());
+  out.add("sockpush.dropped_lines.overflow", buffer_.dropped_lines() + writer_->dropped_lines());
+  out.add("sockpush.dropped_lines.invalid", intake_.invalid().total());
   out.add("sockpush.buffered_lines", static_cast<std::uint64_t>(buffer_.lines()));
   out.add("sockpush.reconnects", stats.reconnects);
   out.add("sockpush.replayed_lines", stats.replayed_lines);
@@ -152,6 +162,11 @@ void daemon::add_self_metrics(round_lines& out) const {
   out.add("sockpush.disconnects.timed_out", stats.timed_out);
   out.add("sockpush.disconnects.stalled", stats.stalled);
   out.add("sockpush.disconnects.other", stats.other_failures);
+  for (const auto& d : writer_->destinations()) {
+    out.add(fmt::format("sockpush.destinations.{}.sent_lines", d.name), d.sent_lines);
+    out.add(fmt::format("sockpush.destinations.{}.reconnects", d.name), d.reconnects);
+    out.add(fmt::format("sockpush.destinations.{}.connected", d.name), std::uint64_t{d.connected});
+  }
   // Every round, zeros while disconnected: graphs without holes, and a
   // lossy path (retransmits, rtt) told apart from a slow carbon (unacked).
   const auto link = writer_->connection();

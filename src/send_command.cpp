@@ -58,7 +58,7 @@ int run_send_command(int argc, char** argv) {
 
   asio::io_context io{1};
   line_buffer buffer(cfg.buffer_max_bytes);
-  carbon_writer writer(io, cfg.carbon, destination, buffer);
+  carbon_writer writer(io, cfg.carbon, {carbon_destination{destination, {}}}, buffer);
   line_intake intake(buffer, writer, {cfg.path_chars, {}});
   stdin_source source(io, intake);
   asio::signal_set signals(io, SIGINT, SIGTERM);

@@ -66,7 +66,7 @@ TEST_CASE("cli: --once --carbon - prints every contract metric once") {
         "tcp.states.syn_sent",      "tcp.states.syn_recv",      "tcp.states.fin_wait1",
         "tcp.states.fin_wait2",     "tcp.states.time_wait",     "tcp.states.close",
         "tcp.states.close_wait",    "tcp.states.last_ack",      "tcp.states.listen",
-        "tcp.states.closing",       "sockpush.sent_lines",      "sockpush.dropped_lines",
+        "tcp.states.closing",       "sockpush.sent_lines",      "sockpush.dropped_lines.overflow",
         "sockpush.buffered_lines",  "sockpush.reconnects"}) {
     bool found = false;
     for (const auto& line : lines) {

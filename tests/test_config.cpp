@@ -9,7 +9,7 @@ using namespace std::chrono_literals;
 TEST_CASE("the documented sample config loads and matches the built-in defaults") {
   auto cfg = load_config(SOCKPUSH_SOURCE_DIR "/etc/sockpush.toml");
   config defaults;
-  CHECK(cfg.carbon.address == "127.0.0.1:2003");  // the one key the sample sets on purpose
+  CHECK(cfg.carbon.destinations == std::vector<std::string>{"127.0.0.1:2003"});  // the one key the sample sets on purpose
   CHECK(cfg.carbon.connect_timeout == defaults.carbon.connect_timeout);
   CHECK(cfg.carbon.reconnect_min == defaults.carbon.reconnect_min);
   CHECK(cfg.carbon.reconnect_max == defaults.carbon.reconnect_max);
@@ -91,7 +91,7 @@ TEST_CASE("config values are read with their units") {
       "[carbon]\naddress = \"[::1]:2004\"\nreconnect_min = 1\nreconnect_max = 2.5\n"
       "[collect]\ninterval = 0.2\nprefix = \"lab.{host}\"\n[buffer]\nmax_bytes = 65536\n",
       "test.toml");
-  CHECK(cfg.carbon.address == "[::1]:2004");
+  CHECK(cfg.carbon.destinations == std::vector<std::string>{"[::1]:2004"});
   CHECK(cfg.carbon.reconnect_min == 1000ms);
   CHECK(cfg.carbon.reconnect_max == 2500ms);
   CHECK(cfg.interval == 200ms);

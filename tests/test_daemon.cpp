@@ -248,7 +248,7 @@ TEST_CASE(
   daemon.signal(SIGTERM);
   CHECK(daemon.wait(10000ms) == 0);
   auto data = sink.data();
-  auto dropped = test::metric(data, ".sockpush.dropped_lines").values;
+  auto dropped = test::metric(data, ".sockpush.dropped_lines.overflow").values;
   auto stalls = test::metric(data, ".sockpush.disconnects.stalled").values;
   auto ts = test::metric(data, ".tcp.states.listen").timestamps;
   MESSAGE("dropped " << dropped.back() << " lines, " << stalls.back() << " stalls; rounds "

@@ -23,4 +23,23 @@ struct host_port {
 /// Returns nullopt (and sets `why`) for anything else.
 std::optional<host_port> parse_host_port(std::string_view text, std::string* why = nullptr);
 
+/// One of several carbon destinations, written as carbon's own DESTINATIONS
+/// setting writes them: "host:port" or "host:port:instance".
+struct carbon_destination {
+  host_port where;
+  /// carbon-cache instance name; empty when none was written (carbon's None).
+  std::string instance;
+
+  /// As written: "host:port[:instance]", IPv6 hosts in brackets.
+  std::string to_string() const;
+  /// The same, usable as one node of a metric path: "127_0_0_1_2003_a".
+  std::string metric_name() const;
+};
+
+/// Accepts what parse_host_port() accepts, plus ":instance" after a port.
+/// Host and instance may only hold letters, digits and "._-" (":" in IPv6
+/// literals): carbon's hash ring is keyed by their Python repr().
+std::optional<carbon_destination> parse_carbon_destination(std::string_view text,
+                                                           std::string* why = nullptr);
+
 }  // namespace sockpush

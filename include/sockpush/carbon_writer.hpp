@@ -1,5 +1,14 @@
 // The one long-lived connection to carbon.
 //
+// With several destinations (failover) it is still one connection, to the
+// first destination that works; one that failed is passed over for
+// hold_down. While connected to a later one, the earlier ones are tried
+// again every hold_down and, once one answers, the connection moves back.
+// A move (also every reconnect_interval) is make-before-break: the new
+// connection is up before the old one is drained (FIN after everything is
+// acknowledged) and closed; what the old one never got acknowledged is sent
+// again on the new one.
+//
 // Actors (all on one io_context thread, as C++20 coroutines):
 //
 //   run()            connect -> write until the connection fails -> back off -> connect ...
@@ -11,6 +20,8 @@
 //                    the buffer is empty; wake() and watch_peer() cancel it
 //   backoff timer    the pause between attempts; only finish() cuts it short
 //
+//   move timer       fires when a move is due (fail-back, reconnect_interval)
+//                    and wakes run(), which tries it between two writes
 //   stall timer      armed around every write; a write that makes no progress
 //                    for stall_timeout (a peer that stopped reading) ends the
 //                    connection
@@ -33,6 +44,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "sockpush/address.hpp"
 #include "sockpush/asio.hpp"
@@ -45,8 +57,9 @@ namespace sockpush {
 
 class carbon_writer final : public line_writer {
  public:
-  carbon_writer(asio::io_context& io, const carbon_config& cfg, host_port destination,
-                line_buffer& buffer);
+  /// `destinations` in order of preference (at least one).
+  carbon_writer(asio::io_context& io, const carbon_config& cfg,
+                std::vector<carbon_destination> destinations, line_buffer& buffer);
 
   asio::awaitable<void> run() override;
   void wake() override;
@@ -55,12 +68,26 @@ class carbon_writer final : public line_writer {
 
   bool connected() const { return socket_.is_open(); }
   connection_info connection() const override;
+  std::vector<destination_stats> destinations() const override;
 
  private:
   using clock = std::chrono::steady_clock;
 
-  /// Resolves and connects; returns an empty string or the failure reason.
-  asio::awaitable<std::string> connect();
+  /// Resolves and connects `socket`; returns an empty string or the failure reason.
+  asio::awaitable<std::string> connect(asio::ip::tcp::socket& socket, const host_port& where);
+  /// Connects socket_ to the first destination not passed over (to any, if
+  /// all are); sets current_. Returns an empty string or why none worked.
+  asio::awaitable<std::string> connect_first_healthy();
+  /// The socket_ just connected to current_: options, logs, counters, peer watch.
+  void start_connection();
+  /// A move is due: connects to the destination preferred now and, if that
+  /// works, drains and closes the current connection and carries on there.
+  asio::awaitable<void> move_connection();
+  /// Arms move_timer_ for the next fail-back attempt or reconnect_interval.
+  void arm_move_timer();
+  /// The destination a connection should go to now: the first one not
+  /// passed over, no later than current_.
+  std::size_t preferred_destination() const;
   /// Writes batches while connected; returns the reason the connection ended
   /// (empty when it ended because finish() asked and all was written).
   asio::awaitable<std::string> write_while_connected();
@@ -78,15 +105,24 @@ class carbon_writer final : public line_writer {
   void arm_stall_timer(std::uint64_t connection_id);
   /// Adds bytes just written to the history, trimmed to its cap at a line start.
   void remember_written(std::string_view bytes);
-  /// After a failed connection: puts the unacknowledged (and replay-window)
-  /// lines back at the front of the buffer, then starts a fresh history.
-  void replay_after_failure();
+  /// After a connection ended: puts the unacknowledged (and, after a
+  /// failure, replay-window) lines back at the front of the buffer, then
+  /// starts a fresh history.
+  void replay_unacknowledged(bool with_window);
   void apply_socket_options();
+  /// The destinations as configured, for log lines.
+  std::string describe() const;
   bool past_deadline() const { return finishing_ && clock::now() >= deadline_; }
 
   asio::io_context& io_;
   carbon_config cfg_;
-  host_port destination_;
+  std::vector<carbon_destination> destinations_;
+  /// Index of the destination socket_ is (or was last) connected to.
+  std::size_t current_ = 0;
+  /// Until when each destination is passed over after failing (failover).
+  std::vector<clock::time_point> passed_over_until_;
+  std::vector<destination_stats> destination_stats_;
+  std::vector<bool> ever_connected_to_;
   line_buffer& buffer_;
   backoff backoff_;
   asio::ip::tcp::socket socket_;
@@ -94,6 +130,9 @@ class carbon_writer final : public line_writer {
   asio::steady_timer wake_timer_;
   asio::steady_timer backoff_timer_;
   asio::steady_timer stall_timer_;
+  asio::steady_timer move_timer_;
+  bool move_due_ = false;
+  clock::time_point connected_at_{};
 
   /// Bytes being written now; on failure their unwritten tail goes back.
   std::string in_flight_;

@@ -23,9 +23,28 @@ class config_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// How lines are spread over several carbon destinations.
+enum class destination_mode {
+  /// All lines to the first destination that works; back to an earlier one
+  /// once it has worked again for `hold_down`.
+  failover,
+  /// Each metric to the carbon-cache that carbon's own consistent-hashing
+  /// relay would choose; one connection per destination.
+  carbon_ch,
+};
+
 struct carbon_config {
-  /// "host:port" of carbon's plaintext receiver, or "-" for stdout.
-  std::string address = "-";
+  /// carbon's plaintext receivers as "host:port[:instance]", or just "-" for
+  /// stdout. TOML: `address` (one) or `destinations` (a list); CLI: --carbon.
+  std::vector<std::string> destinations{"-"};
+  destination_mode mode = destination_mode::failover;
+  /// failover: a destination that failed is passed over for this long; a
+  /// recovered earlier one is taken back no sooner than this after it failed.
+  milliseconds hold_down{30000};
+  /// Reconnect this often even when all is well (load balancers, DNS
+  /// changes), opening the new connection before closing the old one. Zero:
+  /// never.
+  milliseconds reconnect_interval{0};
   milliseconds connect_timeout{5000};
   /// Backoff ceilings between connection attempts (full jitter below them).
   milliseconds reconnect_min{500};

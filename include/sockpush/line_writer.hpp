@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "sockpush/asio.hpp"
 
@@ -26,6 +28,14 @@ struct connection_info {
   std::uint64_t unacked_bytes = 0;  ///< written, not yet acknowledged (SIOCOUTQ)
 };
 
+/// One carbon destination's share of the work, for per-destination metrics.
+struct destination_stats {
+  std::string name;  ///< carbon_destination::metric_name()
+  std::uint64_t sent_lines = 0;
+  std::uint64_t reconnects = 0;
+  bool connected = false;
+};
+
 class line_writer {
  public:
   virtual ~line_writer() = default;
@@ -45,9 +55,15 @@ class line_writer {
   /// is empty (for carbon: acknowledged by the peer's TCP).
   virtual bool delivered() const = 0;
 
-  const writer_stats& stats() const { return stats_; }
+  /// Cumulative; a writer made of other writers adds theirs up.
+  virtual writer_stats stats() const { return stats_; }
   /// The connection now; writers without one report connected = false.
   virtual connection_info connection() const { return {}; }
+  /// One entry per carbon destination; none for stdout.
+  virtual std::vector<destination_stats> destinations() const { return {}; }
+  /// Lines the writer's own buffers dropped when full (a sharded writer
+  /// keeps one per destination); the shared buffer counts its own.
+  virtual std::uint64_t dropped_lines() const { return 0; }
 
  protected:
   writer_stats stats_;
