@@ -1,5 +1,7 @@
 #include "sockpush/address.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -47,6 +49,10 @@ std::optional<host_port> parse_host_port(std::string_view text, std::string* why
     result.host = std::string(text);
   }
   if (result.host.empty()) return fail(why, "empty host name");
+  in6_addr ignored{};
+  if (result.host.find(':') != std::string::npos &&
+      inet_pton(AF_INET6, result.host.c_str(), &ignored) != 1)
+    return fail(why, "'" + result.host + "' is not an IPv6 address (write [v6]:port)");
   if (port.empty() && text.back() == ':') return fail(why, "empty port after ':'");
   result.port = port.empty() ? std::string(default_carbon_port) : std::string(port);
   if (!valid_port(result.port)) return fail(why, "port must be a number from 1 to 65535");

@@ -171,3 +171,38 @@ TEST_CASE("seconds on the command line") {
   CHECK_THROWS_AS(parse_seconds("nan", "--interval"), config_error);
   CHECK_THROWS_AS(parse_seconds("0.0001", "--interval"), config_error);
 }
+
+TEST_CASE("config: several carbon destinations, their mode and the move timers") {
+  auto cfg = parse_config(
+      "[carbon]\ndestinations = [\"127.0.0.1:2004:a\", \"127.0.0.1:2104:b\"]\n"
+      "mode = \"carbon_ch\"\nhold_down = 10\nreconnect_interval = 600\n",
+      "t.toml");
+  CHECK(cfg.carbon.destinations.size() == 2);
+  CHECK(cfg.carbon.mode == destination_mode::carbon_ch);
+  CHECK(cfg.carbon.hold_down == milliseconds{10000});
+  CHECK(cfg.carbon.reconnect_interval == milliseconds{600000});
+  auto defaults = parse_config("[carbon]\ndestinations = [\"a:2003\", \"b:2003\"]\n", "t.toml");
+  CHECK(defaults.carbon.mode == destination_mode::failover);
+  CHECK(defaults.carbon.reconnect_interval == milliseconds{0});
+  CHECK(parse_config("[carbon]\nreconnect_interval = 0\n", "t").carbon.reconnect_interval ==
+        milliseconds{0});
+
+  auto both = error_for("[carbon]\naddress = \"a:1\"\ndestinations = [\"b:1\"]\n");
+  CHECK(both.find("both set") != std::string::npos);
+  CHECK(both.find(" 3 |") != std::string::npos);
+  auto empty = error_for("[carbon]\ndestinations = []\n");
+  CHECK(empty.find("carbon.destinations is empty") != std::string::npos);
+  auto bad = error_for("[carbon]\ndestinations = [\"a:2003\", \"b:70000\"]\n");
+  CHECK(bad.find("carbon.destinations 'b:70000'") != std::string::npos);
+  CHECK(bad.find(" 2 |") != std::string::npos);
+  auto twice = error_for("[carbon]\ndestinations = [\"a:2003\", \"a:2003\"]\n");
+  CHECK(twice.find("listed twice") != std::string::npos);
+  // carbon's ring tells nodes apart by (host, instance), not by port.
+  auto same_node = error_for(
+      "[carbon]\nmode = \"carbon_ch\"\ndestinations = [\"a:2003\", \"a:2103\"]\n");
+  CHECK(same_node.find("host and instance") != std::string::npos);
+  auto mode = error_for("[carbon]\nmode = \"round_robin\"\n");
+  CHECK(mode.find("carbon.mode") != std::string::npos);
+  auto hold = error_for("[carbon]\nhold_down = 0\n");
+  CHECK(hold.find("carbon.hold_down") != std::string::npos);
+}
