@@ -1,0 +1,109 @@
+#include "support/carbon_cache.hpp"
+
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <sstream>
+
+using namespace std::chrono_literals;
+
+namespace test {
+
+carbon_cache::carbon_cache(const temp_dir& dir, const std::string& name, unsigned port_block)
+    : root_(dir / name), whisper_dir_(root_ + "/storage/whisper") {
+  for (auto sub : {"conf", "storage/whisper", "log", "run"})
+    std::filesystem::create_directories(root_ + "/" + sub);
+  // Three ports per instance, spread by PID so parallel tests do not collide.
+  line_port_ = 32003 + port_block * 1600 + static_cast<unsigned>(getpid() % 500) * 3;
+  std::ostringstream conf;
+  conf << "[cache]\n"
+       << "STORAGE_DIR = " << root_ << "/storage/\n"
+       << "LOCAL_DATA_DIR = " << whisper_dir_ << "/\n"
+       << "WHITELISTS_DIR = " << root_ << "/storage/lists/\n"
+       << "LOG_DIR = " << root_ << "/log/\n"
+       << "PID_DIR = " << root_ << "/run/\n"
+       << "USER =\n"
+       << "LINE_RECEIVER_INTERFACE = 127.0.0.1\n"
+       << "LINE_RECEIVER_PORT = " << line_port_ << "\n"
+       << "PICKLE_RECEIVER_INTERFACE = 127.0.0.1\n"
+       << "PICKLE_RECEIVER_PORT = " << line_port_ + 1 << "\n"
+       << "CACHE_QUERY_INTERFACE = 127.0.0.1\n"
+       << "CACHE_QUERY_PORT = " << line_port_ + 2 << "\n"
+       << "ENABLE_UDP_LISTENER = False\n"
+       << "ENABLE_TAGS = False\n"
+       << "MAX_CACHE_SIZE = inf\n"
+       << "MAX_UPDATES_PER_SECOND = inf\n"
+       << "MAX_CREATES_PER_MINUTE = inf\n";
+  write_file(root_ + "/conf/carbon.conf", conf.str());
+  write_file(root_ + "/conf/storage-schemas.conf", "[all]\npattern = .*\nretentions = 1s:1h\n");
+  write_file(root_ + "/conf/storage-aggregation.conf",
+             "[all]\npattern = .*\nxFilesFactor = 0\naggregationMethod = average\n");
+  start();
+}
+
+void carbon_cache::start() {
+  process_ = std::make_unique<child>(
+      std::vector<std::string>{"carbon-cache", "--config=" + root_ + "/conf/carbon.conf", "--debug",
+                               "start"},
+      root_ + "/log/stdout", root_ + "/log/stderr");
+  bool listening = wait_until(
+      [&] {
+        return run_capture("ss -ltn 'sport = :" + std::to_string(line_port_) + "'")
+                   .find("LISTEN") != std::string::npos;
+      },
+      15000ms);
+  REQUIRE_MESSAGE(listening, "carbon-cache did not start: " << read_file(root_ + "/log/stderr"));
+}
+
+carbon_cache::~carbon_cache() {
+  if (process_) stop();
+}
+
+void carbon_cache::stop() {
+  process_->signal(SIGTERM);
+  process_->wait(10000ms);
+  process_.reset();
+  std::filesystem::remove(root_ + "/run/carbon-cache-a.pid");
+}
+
+void carbon_cache::kill() {
+  process_->signal(SIGKILL);
+  process_->wait(10000ms);
+  process_.reset();
+  std::filesystem::remove(root_ + "/run/carbon-cache-a.pid");
+}
+
+std::map<long long, double> carbon_cache::fetch(const std::string& path, long long from,
+                                                long long until) {
+  std::string file = whisper_dir_ + "/";
+  for (char c : path) file += c == '.' ? '/' : c;
+  file += ".wsp";
+  std::map<long long, double> points;
+  if (!std::filesystem::exists(file)) return points;
+  auto out = run_capture("/usr/bin/python3 /usr/bin/whisper-fetch --from=" + std::to_string(from) +
+                         " --until=" + std::to_string(until) + " " + file);
+  for (const auto& line : split_lines(out)) {
+    std::istringstream in(line);
+    long long ts = 0;
+    std::string value;
+    if (in >> ts >> value && value != "None") points[ts] = std::stod(value);
+  }
+  return points;
+}
+
+std::vector<std::string> carbon_cache::metric_paths() const {
+  std::vector<std::string> paths;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(whisper_dir_)) {
+    if (entry.path().extension() != ".wsp") continue;
+    auto relative = std::filesystem::relative(entry.path(), whisper_dir_).replace_extension();
+    std::string path = relative.string();
+    for (char& c : path)
+      if (c == '/') c = '.';
+    paths.push_back(std::move(path));
+  }
+  return paths;
+}
+
+}  // namespace test

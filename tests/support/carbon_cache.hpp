@@ -1,0 +1,48 @@
+// A real carbon-cache (Debian's graphite-carbon) for end-to-end tests: its
+// own config, storage and ports under a test directory; points read back
+// from its whisper files with whisper-fetch.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "support/process.hpp"
+
+namespace test {
+
+class carbon_cache {
+ public:
+  /// `name` is its directory under `dir`; `port_block` (0, 1, ...) keeps
+  /// the ports of several instances in one test apart.
+  explicit carbon_cache(const temp_dir& dir, const std::string& name = "carbon",
+                        unsigned port_block = 0);
+  /// Stops it with SIGTERM.
+  ~carbon_cache();
+  carbon_cache(const carbon_cache&) = delete;
+  carbon_cache& operator=(const carbon_cache&) = delete;
+
+  /// Starts carbon-cache and waits until its line receiver listens.
+  void start();
+  /// SIGTERM: carbon writes its cache out and exits.
+  void stop();
+  /// SIGKILL: what it had received but not yet written to whisper is gone.
+  void kill();
+  unsigned line_port() const { return line_port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(line_port_); }
+  const std::string& whisper_dir() const { return whisper_dir_; }
+
+  /// (timestamp, value) points of a metric; empty if its file is not there yet.
+  std::map<long long, double> fetch(const std::string& path, long long from, long long until);
+  /// Every metric path that has a whisper file.
+  std::vector<std::string> metric_paths() const;
+
+ private:
+  std::string root_;
+  std::string whisper_dir_;
+  unsigned line_port_ = 0;
+  std::unique_ptr<child> process_;
+};
+
+}  // namespace test
