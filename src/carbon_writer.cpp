@@ -329,6 +329,7 @@ asio::awaitable<std::string> carbon_writer::write_while_connected() {
     }
     in_flight_.clear();
     const auto lines = buffer_.take(in_flight_, max_batch_bytes);
+    in_flight_lines_ = lines;
     write_marks_.emplace_back(clock::now(), written_total_);
     error_code ec;
     std::size_t written = 0;
@@ -344,6 +345,7 @@ asio::awaitable<std::string> carbon_writer::write_while_connected() {
       if (ec) break;
     }
     stall_timer_.cancel();
+    in_flight_lines_ = 0;
     if (!ec) {
       stats_.sent_lines += lines;
       destination_stats_[current_].sent_lines += lines;

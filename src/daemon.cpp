@@ -143,18 +143,24 @@ void daemon::collect_round(std::int64_t timestamp) {
         clock_.release(released, wall_now, std::chrono::steady_clock::now(), cfg_.interval);
     spdlog::info("the system clock is set: sending {} held rounds with corrected timestamps",
                  rounds);
+    collected_lines_ += count_lines(released);
     buffer_.push(released);
   }
+  collected_lines_ += count_lines(round_text_);
   buffer_.push(round_text_);
   writer_->wake();
 }
 
 void daemon::add_self_metrics(round_lines& out) const {
   const auto stats = writer_->stats();
+  // Every line is in exactly one place: collected_lines + received_lines ==
+  // sent_lines - replayed_lines + buffered_lines + dropped_lines.overflow.
+  out.add("sockpush.collected_lines", collected_lines_);
   out.add("sockpush.sent_lines", stats.sent_lines);
   out.add("sockpush.dropped_lines.overflow", buffer_.dropped_lines() + writer_->dropped_lines());
   out.add("sockpush.dropped_lines.invalid", intake_.invalid().total());
-  out.add("sockpush.buffered_lines", static_cast<std::uint64_t>(buffer_.lines()));
+  out.add("sockpush.buffered_lines",
+          static_cast<std::uint64_t>(buffer_.lines() + writer_->pending_lines()));
   out.add("sockpush.reconnects", stats.reconnects);
   out.add("sockpush.replayed_lines", stats.replayed_lines);
   out.add("sockpush.disconnects.closed_by_peer", stats.closed_by_peer);

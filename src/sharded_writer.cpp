@@ -139,6 +139,12 @@ std::vector<destination_stats> sharded_writer::destinations() const {
   return all;
 }
 
+std::size_t sharded_writer::pending_lines() const {
+  std::size_t sum = 0;
+  for (const auto& s : shards_) sum += s->buffer.lines() + s->writer->pending_lines();
+  return sum;
+}
+
 std::uint64_t sharded_writer::dropped_lines() const {
   std::uint64_t sum = 0;
   for (const auto& s : shards_) sum += s->buffer.dropped_lines();

@@ -255,6 +255,30 @@ TEST_CASE(
                      << ts.front() << ".." << ts.back());
   CHECK(dropped.back() > 0);
   CHECK(stalls.back() >= 1);
+  // Drops counted exactly: in every round that arrived whole, each line
+  // collected so far is sent (once; replays put lines back), buffered or
+  // dropped, and nothing else.
+  std::map<std::string, long long> round;
+  std::size_t rounds_checked = 0;
+  for (const auto& line : test::split_lines(data)) {
+    auto at = line.find(".sockpush.");
+    if (at == std::string::npos) continue;
+    auto name = line.substr(at + 10, line.find(' ') - at - 10);
+    auto value = std::stoll(line.substr(line.find(' ') + 1));
+    if (name == "collected_lines") round.clear();
+    round[name] = value;
+    if (name != "replayed_lines" || round.size() < 7) continue;
+    CHECK_MESSAGE(round["collected_lines"] == round["sent_lines"] - round["replayed_lines"] +
+                                                  round["buffered_lines"] +
+                                                  round["dropped_lines.overflow"],
+                  "collected " << round["collected_lines"] << ", sent " << round["sent_lines"]
+                               << ", replayed " << round["replayed_lines"] << ", buffered "
+                               << round["buffered_lines"] << ", dropped "
+                               << round["dropped_lines.overflow"]);
+    ++rounds_checked;
+  }
+  MESSAGE(rounds_checked << " rounds checked: collected = sent - replayed + buffered + dropped");
+  CHECK(rounds_checked >= 10);
   // Rounds kept their schedule while carbon was stuck: the newest survived,
   // two per second, none missing in the last seconds.
   std::map<long long, int> per_second;

@@ -68,6 +68,7 @@ class carbon_writer final : public line_writer {
 
   bool connected() const { return socket_.is_open(); }
   connection_info connection() const override;
+  std::size_t pending_lines() const override { return in_flight_lines_; }
   std::vector<destination_stats> destinations() const override;
 
  private:
@@ -136,6 +137,7 @@ class carbon_writer final : public line_writer {
 
   /// Bytes being written now; on failure their unwritten tail goes back.
   std::string in_flight_;
+  std::size_t in_flight_lines_ = 0;
   /// Increments when a connect() completes, so a late timeout is ignored.
   std::uint64_t connect_attempt_ = 0;
   bool connect_timed_out_ = false;

@@ -75,6 +75,8 @@ class daemon {
   /// Last error of each collector, so a persistent failure is logged once.
   std::vector<std::string> collector_errors_;
   std::string round_text_;  ///< Reused between rounds to avoid reallocations.
+  /// Lines of collection rounds put into the buffer, for the self-metric.
+  std::uint64_t collected_lines_ = 0;
   bool stopping_ = false;
   bool writer_done_ = false;
   bool writer_lost_output_ = false;

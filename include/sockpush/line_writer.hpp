@@ -64,6 +64,9 @@ class line_writer {
   /// Lines the writer's own buffers dropped when full (a sharded writer
   /// keeps one per destination); the shared buffer counts its own.
   virtual std::uint64_t dropped_lines() const { return 0; }
+  /// Lines taken from the shared buffer and not yet handed to the peer
+  /// (a batch being written, a sharded writer's own buffers).
+  virtual std::size_t pending_lines() const { return 0; }
 
  protected:
   writer_stats stats_;

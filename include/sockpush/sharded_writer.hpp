@@ -39,6 +39,7 @@ class sharded_writer final : public line_writer {
   connection_info connection() const override;
   std::vector<destination_stats> destinations() const override;
   std::uint64_t dropped_lines() const override;
+  std::size_t pending_lines() const override;
 
  private:
   /// Moves every line of the shared buffer into its destination's buffer.
