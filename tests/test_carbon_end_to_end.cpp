@@ -114,17 +114,19 @@ restart_outcome run_across_restarts(bool sigkill, const std::string& carbon_sett
   for (long long ts = listen.begin()->first; ts <= listen.rbegin()->first; ++ts)
     if (!listen.count(ts)) outcome.missing.push_back(ts);
   auto log = test::read_file(dir / "log");
-  for (auto at = log.find("re-sending"); at != std::string::npos; at = log.find("re-sending", at + 1))
+  for (auto at = log.find("re-sending"); at != std::string::npos;
+       at = log.find("re-sending", at + 1))
     ++outcome.replays;
   outcome.stored = listen.size();
   std::string missing, stops;
   for (auto ts : outcome.missing) missing += " " + std::to_string(ts);
-  for (auto [from, to] : outcome.stops) stops += " " + std::to_string(from) + "-" + std::to_string(to);
+  for (auto [from, to] : outcome.stops)
+    stops += " " + std::to_string(from) + "-" + std::to_string(to);
   MESSAGE((sigkill ? "SIGKILL" : "SIGTERM")
-          << " [" << carbon_settings.substr(0, carbon_settings.find('\n')) << "]: points " << listen.begin()->first << ".."
-          << listen.rbegin()->first << ": " << outcome.stored << " stored, "
-          << outcome.missing.size() << " missing (" << missing << " ), stops at" << stops << "; "
-          << outcome.replays << " replays");
+          << " [" << carbon_settings.substr(0, carbon_settings.find('\n')) << "]: points "
+          << listen.begin()->first << ".." << listen.rbegin()->first << ": " << outcome.stored
+          << " stored, " << outcome.missing.size() << " missing (" << missing << " ), stops at"
+          << stops << "; " << outcome.replays << " replays");
   return outcome;
 }
 

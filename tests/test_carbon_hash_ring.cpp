@@ -38,9 +38,9 @@ std::vector<carbon_destination> destinations(const std::vector<std::string>& tex
 /// with UTF-8, of many lengths (MD5 pads differently around 55/64 bytes).
 std::vector<std::string> sample_names(std::size_t count) {
   std::vector<std::string> names;
-  const char* leaves[] = {"tcp.states.time_wait", "tcp.states.established", "sockpush.sent_lines",
-                          "ephemeral.destinations.10_0_0_1_2003", "app.requests;env=prod;dc=x",
-                          "caf\xc3\xa9.latency_ms"};
+  const char* leaves[] = {"tcp.states.time_wait",       "tcp.states.established",
+                          "sockpush.sent_lines",        "ephemeral.destinations.10_0_0_1_2003",
+                          "app.requests;env=prod;dc=x", "caf\xc3\xa9.latency_ms"};
   for (std::size_t i = 0; i < count; ++i) {
     std::string name = "host" + std::to_string(i % 997) + "." + leaves[i % 6];
     name += std::string(i % 71, 'x').insert(0, i % 71 ? "." : "") + "." + std::to_string(i);
@@ -55,16 +55,17 @@ TEST_CASE("md5: RFC 1321 test vectors, and the padding boundaries against python
   CHECK(hex(md5("")) == "d41d8cd98f00b204e9800998ecf8427e");
   CHECK(hex(md5("abc")) == "900150983cd24fb0d6963f7d28e17f72");
   CHECK(hex(md5("message digest")) == "f96b697d7cb7938d525a2f31aaf161d0");
-  CHECK(hex(md5("12345678901234567890123456789012345678901234567890123456789012345678901234567890")) ==
+  CHECK(hex(md5(
+            "12345678901234567890123456789012345678901234567890123456789012345678901234567890")) ==
         "57edf4a22be3c955ac49da2e2107b67a");
   test::temp_dir dir;
   std::string expected;
   for (std::size_t n : {55u, 56u, 63u, 64u, 65u, 119u, 120u, 128u, 1000u}) {
     int rc = 0;
-    auto python = test::run_capture(
-        "/usr/bin/python3 -c \"import hashlib; print(hashlib.md5(b'q' * " + std::to_string(n) +
-            ").hexdigest())\"",
-        &rc);
+    auto python =
+        test::run_capture("/usr/bin/python3 -c \"import hashlib; print(hashlib.md5(b'q' * " +
+                              std::to_string(n) + ").hexdigest())\"",
+                          &rc);
     REQUIRE(rc == 0);
     CHECK_MESSAGE(hex(md5(std::string(n, 'q'))) + "\n" == python, n << " bytes");
   }

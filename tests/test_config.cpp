@@ -9,7 +9,8 @@ using namespace std::chrono_literals;
 TEST_CASE("the documented sample config loads and matches the built-in defaults") {
   auto cfg = load_config(SOCKPUSH_SOURCE_DIR "/etc/sockpush.toml");
   config defaults;
-  CHECK(cfg.carbon.destinations == std::vector<std::string>{"127.0.0.1:2003"});  // the one key the sample sets on purpose
+  CHECK(cfg.carbon.destinations ==
+        std::vector<std::string>{"127.0.0.1:2003"});  // the one key the sample sets on purpose
   CHECK(cfg.carbon.connect_timeout == defaults.carbon.connect_timeout);
   CHECK(cfg.carbon.reconnect_min == defaults.carbon.reconnect_min);
   CHECK(cfg.carbon.reconnect_max == defaults.carbon.reconnect_max);
@@ -198,8 +199,8 @@ TEST_CASE("config: several carbon destinations, their mode and the move timers")
   auto twice = error_for("[carbon]\ndestinations = [\"a:2003\", \"a:2003\"]\n");
   CHECK(twice.find("listed twice") != std::string::npos);
   // carbon's ring tells nodes apart by (host, instance), not by port.
-  auto same_node = error_for(
-      "[carbon]\nmode = \"carbon_ch\"\ndestinations = [\"a:2003\", \"a:2103\"]\n");
+  auto same_node =
+      error_for("[carbon]\nmode = \"carbon_ch\"\ndestinations = [\"a:2003\", \"a:2103\"]\n");
   CHECK(same_node.find("host and instance") != std::string::npos);
   auto mode = error_for("[carbon]\nmode = \"round_robin\"\n");
   CHECK(mode.find("carbon.mode") != std::string::npos);

@@ -268,13 +268,12 @@ TEST_CASE(
     if (name == "collected_lines") round.clear();
     round[name] = value;
     if (name != "replayed_lines" || round.size() < 7) continue;
-    CHECK_MESSAGE(round["collected_lines"] == round["sent_lines"] - round["replayed_lines"] +
-                                                  round["buffered_lines"] +
-                                                  round["dropped_lines.overflow"],
-                  "collected " << round["collected_lines"] << ", sent " << round["sent_lines"]
-                               << ", replayed " << round["replayed_lines"] << ", buffered "
-                               << round["buffered_lines"] << ", dropped "
-                               << round["dropped_lines.overflow"]);
+    CHECK_MESSAGE(
+        round["collected_lines"] == round["sent_lines"] - round["replayed_lines"] +
+                                        round["buffered_lines"] + round["dropped_lines.overflow"],
+        "collected " << round["collected_lines"] << ", sent " << round["sent_lines"]
+                     << ", replayed " << round["replayed_lines"] << ", buffered "
+                     << round["buffered_lines"] << ", dropped " << round["dropped_lines.overflow"]);
     ++rounds_checked;
   }
   MESSAGE(rounds_checked << " rounds checked: collected = sent - replayed + buffered + dropped");
