@@ -88,14 +88,16 @@ std::vector<destination_stats> carbon_writer::destinations() const {
   return all;
 }
 
-void carbon_writer::remember_written(std::string_view bytes) {
-  history_.append(bytes);
-  written_total_ += bytes.size();
-  if (history_.size() <= history_cap_) return;
-  auto cut = history_.find('\n', history_.size() - history_cap_);
-  cut = cut == std::string::npos ? history_.size() : cut + 1;
-  history_.erase(0, cut);
-  history_base_ += cut;
+void carbon_writer::remember_written(std::string&& batch) {
+  written_total_ += batch.size();
+  history_bytes_ += batch.size();
+  history_.push_back(std::move(batch));
+  while (history_.size() > 1 && history_bytes_ - history_.front().size() >= history_cap_) {
+    history_base_ += history_.front().size();
+    history_bytes_ -= history_.front().size();
+    spare_ = std::move(history_.front());
+    history_.pop_front();
+  }
   while (!write_marks_.empty() && write_marks_.front().second < history_base_)
     write_marks_.pop_front();
 }
@@ -118,7 +120,10 @@ void carbon_writer::replay_unacknowledged(bool with_window) {
                  history_base_ - from);
     from = history_base_;
   }
-  std::string_view held(history_);
+  std::string all;
+  all.reserve(history_bytes_);
+  for (const auto& batch : history_) all += batch;
+  std::string_view held(all);
   auto pos = static_cast<std::size_t>(from - history_base_);
   // From the start of the line holding the first byte to re-send, up to the
   // last complete line: a torn last line is already back in the buffer whole.
@@ -134,6 +139,7 @@ void carbon_writer::replay_unacknowledged(bool with_window) {
                  replay.size());
   }
   history_.clear();
+  history_bytes_ = 0;
   history_base_ = written_total_;
   write_marks_.clear();
 }
@@ -327,6 +333,7 @@ asio::awaitable<std::string> carbon_writer::write_while_connected() {
       co_await wake_timer_.async_wait(asio::redirect_error(use_awaitable, ec));
       continue;
     }
+    in_flight_.swap(spare_);
     in_flight_.clear();
     const auto lines = buffer_.take(in_flight_, max_batch_bytes);
     in_flight_lines_ = lines;
@@ -340,13 +347,14 @@ asio::awaitable<std::string> carbon_writer::write_while_connected() {
       auto n = co_await socket_.async_write_some(
           asio::buffer(in_flight_.data() + written, in_flight_.size() - written),
           asio::redirect_error(use_awaitable, ec));
-      remember_written(std::string_view(in_flight_).substr(written, n));
       written += n;
       if (ec) break;
     }
     stall_timer_.cancel();
     in_flight_lines_ = 0;
     if (!ec) {
+      remember_written(std::move(in_flight_));
+      in_flight_.clear();
       stats_.sent_lines += lines;
       destination_stats_[current_].sent_lines += lines;
       continue;
@@ -355,6 +363,7 @@ asio::awaitable<std::string> carbon_writer::write_while_connected() {
     // unwritten byte; the part of that line already written is sent again
     // whole, so carbon sees a complete line (it ignores the torn fragment).
     std::string_view done(in_flight_.data(), written);
+    remember_written(std::string(done));
     auto line_start = done.rfind('\n');
     std::size_t keep = line_start == std::string_view::npos ? 0 : line_start + 1;
     const auto sent = count_lines(done.substr(0, keep));

@@ -67,8 +67,32 @@ void line_buffer::push(std::string_view text, std::size_t line_count) {
   lines_ += line_count;
 }
 
+void line_buffer::absorb(std::string& text, std::size_t line_count) {
+  if (empty() && text.size() <= max_bytes_) {
+    assert(text.empty() || text.back() == '\n');
+    assert(line_count == count_lines(text));
+    // The caller's string becomes the buffer; the caller keeps the old
+    // (empty) storage for its next batch.
+    data_.clear();
+    data_.swap(text);
+    head_ = 0;
+    lines_ = line_count;
+    return;
+  }
+  push(text, line_count);
+  text.clear();
+}
+
 std::size_t line_buffer::take(std::string& out, std::size_t max_bytes) {
   if (empty()) return 0;
+  if (out.empty() && head_ == 0 && data_.size() <= max_bytes) {
+    // All of it, without a copy.
+    out.swap(data_);
+    data_.clear();
+    auto n = lines_;
+    lines_ = 0;
+    return n;
+  }
   std::string_view held(data_.data() + head_, bytes());
   std::size_t end = 0;
   if (held.size() <= max_bytes) {

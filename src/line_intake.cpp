@@ -102,8 +102,7 @@ asio::awaitable<void> line_intake::pause(asio::steady_timer& timer) {
 
 void line_intake::commit() {
   if (batch_.empty()) return;
-  buffer_.push(batch_, batch_lines_);
-  batch_.clear();
+  buffer_.absorb(batch_, batch_lines_);
   batch_lines_ = 0;
   writer_.wake();
 }

@@ -104,8 +104,9 @@ class carbon_writer final : public line_writer {
   /// Counts a connection that ended with `ec` under its reason.
   void count_disconnect(const error_code& ec);
   void arm_stall_timer(std::uint64_t connection_id);
-  /// Adds bytes just written to the history, trimmed to its cap at a line start.
-  void remember_written(std::string_view bytes);
+  /// Keeps a batch just written (moved in, not copied) in the history;
+  /// whole old batches leave once the rest covers the cap.
+  void remember_written(std::string&& batch);
   /// After a connection ended: puts the unacknowledged (and, after a
   /// failure, replay-window) lines back at the front of the buffer, then
   /// starts a fresh history.
@@ -159,9 +160,12 @@ class carbon_writer final : public line_writer {
   /// matters when carbon closes right after taking our last line.
   int unacked_at_last_drop_ = -1;
 
-  /// Written bytes, oldest first; history_[0] is byte number history_base_
-  /// of everything ever written, which is written_total_ bytes.
-  std::string history_;
+  /// Written batches, oldest first; history_.front()[0] is byte number
+  /// history_base_ of everything ever written, which is written_total_ bytes.
+  std::deque<std::string> history_;
+  std::size_t history_bytes_ = 0;
+  /// A batch that left the history, reused for the next write.
+  std::string spare_;
   std::uint64_t history_base_ = 0;
   std::uint64_t written_total_ = 0;
   std::size_t history_cap_;

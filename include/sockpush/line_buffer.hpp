@@ -23,6 +23,10 @@ class line_buffer {
   /// Same, when the caller already knows how many lines `lines` holds.
   void push(std::string_view lines, std::size_t line_count);
 
+  /// push(), but may take over `text`'s storage instead of copying it
+  /// (when the buffer is empty); `text` is left empty either way.
+  void absorb(std::string& text, std::size_t line_count);
+
   /// Moves whole lines from the front into `out` (appending): as many as fit
   /// in `max_bytes`, but at least one. Returns the number of lines moved.
   std::size_t take(std::string& out, std::size_t max_bytes);
