@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "sockpush/canonical_scan.hpp"
+
 namespace sockpush {
 namespace {
 
@@ -63,12 +65,7 @@ void line_intake::feed(line_splitter& splitter, std::string_view data, std::stri
   while (p != end) {
     const char* run_start = p;
     std::size_t run_lines = 0;
-    while (fast && p != end) {
-      const char* next = skip_canonical_line(p, end);
-      if (next == nullptr) break;
-      p = next;
-      ++run_lines;
-    }
+    if (fast) p = skip_canonical_lines(p, end, run_lines);
     batch_.append(run_start, static_cast<std::size_t>(p - run_start));
     batch_lines_ += run_lines;
     accepted_ += run_lines;

@@ -1,7 +1,10 @@
 #include "sockpush/line_validator.hpp"
 
+#include "sockpush/canonical_scan.hpp"
+
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <numeric>
 
@@ -11,20 +14,6 @@ namespace {
 bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\r';
 }
-
-/// Characters kept in a path: those that need no quoting anywhere between
-/// carbon's whisper file names, Graphite-web's target parser and Grafana.
-/// Glob ("*?[]{}"), function ("(),'\""), tag (";=") and file ("/\\")
-/// characters are out.
-constexpr std::array<bool, 256> path_char_table() {
-  std::array<bool, 256> t{};
-  for (int c = '0'; c <= '9'; ++c) t[c] = true;
-  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
-  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
-  for (char c : std::string_view("-_:#+%@~")) t[static_cast<unsigned char>(c)] = true;
-  return t;
-}
-constexpr auto path_chars = path_char_table();
 
 /// Length of the UTF-8 sequence starting at text[i], or 0 if it is not
 /// well-formed (overlong forms, surrogates and values past U+10FFFF too).
@@ -117,39 +106,6 @@ line_verdict check_tags(std::string_view tags) {
   return line_verdict::ok;
 }
 
-/// Skips a plain decimal ("42", "-0.5", "7.") starting at `p`; returns
-/// the end of it, or nullptr if there is none or it is too long to be sure
-/// it is finite (300 digits cannot overflow a double).
-/// Skips decimal digits, eight at a time while they last (timestamps
-/// have ten).
-inline const char* skip_digits(const char* p, const char* end) {
-  constexpr std::uint64_t zeros = 0x3030303030303030, high_bits = 0x8080808080808080;
-  constexpr std::uint64_t past_nine = 0x4646464646464646;  // '9' + 0x46 = 0x7F
-  while (end - p >= 8) {
-    std::uint64_t word;
-    std::memcpy(&word, p, sizeof word);
-    // A byte below '0' borrows into its high bit; one above '9' carries into it.
-    if (((word - zeros) | (word + past_nine)) & high_bits) break;
-    p += 8;
-  }
-  while (p != end && static_cast<unsigned char>(*p - '0') < 10) ++p;
-  return p;
-}
-
-inline const char* skip_plain_number(const char* p, const char* end) {
-  constexpr std::ptrdiff_t max_digits = 300;
-  if (p != end && (*p == '-' || *p == '+')) ++p;
-  const char* start = p;
-  p = skip_digits(p, end);
-  auto digits = p - start;
-  if (p != end && *p == '.') {
-    start = ++p;
-    p = skip_digits(p, end);
-    digits += p - start;
-  }
-  return (digits > 0 && digits <= max_digits) ? p : nullptr;
-}
-
 /// True if `text` is a finite number as carbon's float() reads it. Plain
 /// decimals ("42", "-0.5") are recognised by a scan; anything else (an
 /// exponent, a huge digit string) goes to from_chars, which also rejects
@@ -161,24 +117,6 @@ bool is_finite_number(std::string_view text) {
   double value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   return ec == std::errc{} && end == text.data() + text.size() && std::isfinite(value);
-}
-
-/// One pass over the common case: "name value timestamp" with single
-/// spaces, a clean untagged name and plain decimals. Returns the end of the
-/// timestamp, or nullptr if the text does not start that way. Written as
-/// tight loops: this is most of `sockpush send`'s CPU (tests/bench/send).
-const char* scan_plain_line(const char* p, const char* end) {
-  for (;;) {  // components of path characters joined by single dots
-    const char* start = p;
-    while (p != end && path_chars[static_cast<unsigned char>(*p)]) ++p;
-    if (p == start || p == end) return nullptr;
-    if (*p != '.') break;
-    ++p;
-  }
-  if (*p != ' ') return nullptr;
-  const char* value_end = skip_plain_number(p + 1, end);
-  if (value_end == nullptr || value_end == end || *value_end != ' ') return nullptr;
-  return skip_plain_number(value_end + 1, end);
 }
 
 /// A field is anything but whitespace; a non-ASCII byte in the value or
@@ -221,14 +159,6 @@ std::string_view to_string(line_verdict v) {
       return "bad_timestamp";
   }
   return "unknown";
-}
-
-const char* skip_canonical_line(const char* p, const char* end) {
-  const char* line_end = scan_plain_line(p, end);
-  if (line_end == nullptr || line_end == end || *line_end != '\n' ||
-      static_cast<std::size_t>(line_end - p) > max_line_bytes)
-    return nullptr;
-  return line_end + 1;
 }
 
 std::uint64_t invalid_line_counts::total() const {

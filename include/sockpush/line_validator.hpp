@@ -50,13 +50,6 @@ struct line_rules {
 line_verdict validate_line(std::string_view line, std::int64_t now, const line_rules& rules,
                            std::string& out);
 
-/// Bulk fast path: if `p` starts a line that is already canonical ("name
-/// value timestamp\n" with single spaces, an untagged name of safe
-/// characters, plain decimal numbers, at most max_line_bytes), returns the
-/// position just past its '\n'; otherwise nullptr, and validate_line gives
-/// the verdict. Such lines need no rewriting under any path policy.
-const char* skip_canonical_line(const char* p, const char* end);
-
 /// Per-reason counts of refused lines.
 struct invalid_line_counts {
   std::array<std::uint64_t, line_verdict_count> by_reason{};
