@@ -7,9 +7,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <string_view>
 
+#include "sockpush/canonical_scan.hpp"
 #include "sockpush/line_splitter.hpp"
 #include "sockpush/line_validator.hpp"
 
@@ -45,7 +47,23 @@ bool finite_number(std::string_view text) {
   return ec == std::errc{} && end == text.data() + text.size() && std::isfinite(value);
 }
 
+/// The bulk scanners may only pass a line the validator keeps unchanged
+/// (a prefix turns the validator's own fast path off), and must agree.
+void check_scanners(std::string_view line) {
+  std::string full;
+  const bool canonical =
+      validate_line(line, 0, line_rules{path_policy::reject, "p"}, full) == line_verdict::ok &&
+      full.size() == line.size() + 3 && std::string_view(full).substr(2, line.size()) == line;
+  const char* end = line.data() + line.size();
+  const bool portable = detail::scan_plain_line_portable(line.data(), end) == end;
+  require(!portable || canonical);
+#if defined(__SSE2__)
+  require(portable == (detail::scan_plain_line_sse2(line.data(), end) == end));
+#endif
+}
+
 void check_line(std::string_view line, const line_rules& rules) {
+  check_scanners(line);
   std::string out;
   auto verdict = validate_line(line, 1700000000, rules, out);
   if (verdict != line_verdict::ok) {
@@ -91,5 +109,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   splitter.feed(input.substr(0, cut), on_line);
   splitter.feed(input.substr(cut), on_line);
   splitter.finish(on_line);
+  // The run scanner over the whole input stops exactly at the first line a
+  // line-by-line scan does not pass (whatever way it splits the work).
+  std::size_t run_lines = 0;
+  const char* run_end = skip_canonical_lines(input.data(), input.data() + input.size(), run_lines);
+  const char* p = input.data();
+  std::size_t one_by_one = 0;
+  for (;;) {
+    const char* nl =
+        static_cast<const char*>(std::memchr(p, '\n', input.data() + input.size() - p));
+    if (nl == nullptr || scan_plain_line(p, nl + 1) != nl ||
+        static_cast<std::size_t>(nl - p) > max_line_bytes)
+      break;
+    p = nl + 1;
+    ++one_by_one;
+  }
+  require(run_end == p && run_lines == one_by_one);
   return 0;
 }
