@@ -24,6 +24,9 @@ using asio::ip::tcp;
 /// enough that a failed write puts back little.
 constexpr std::size_t max_batch_bytes = 256 * 1024;
 
+/// With flush_delay, this much buffered is written without waiting longer.
+constexpr std::size_t flush_bytes = 16 * 1024;
+
 /// How often close_gracefully() asks the kernel whether all is acknowledged.
 constexpr auto ack_poll_interval = std::chrono::milliseconds(10);
 
@@ -333,6 +336,19 @@ asio::awaitable<std::string> carbon_writer::write_while_connected() {
       co_await wake_timer_.async_wait(asio::redirect_error(use_awaitable, ec));
       continue;
     }
+    if (cfg_.flush_delay.count() > 0 && !finishing_ && buffer_.bytes() < flush_bytes) {
+      // Coalescing: a lone line waits (bounded) for the ones behind it.
+      const auto now = clock::now();
+      if (!flush_due_) flush_due_ = now + cfg_.flush_delay;
+      if (now < *flush_due_) {
+        wake_timer_.expires_at(*flush_due_);
+        error_code ec;
+        co_await wake_timer_.async_wait(asio::redirect_error(use_awaitable, ec));
+        wake_timer_.expires_at(clock::time_point::max());
+        continue;
+      }
+    }
+    flush_due_.reset();
     in_flight_.swap(spare_);
     in_flight_.clear();
     const auto lines = buffer_.take(in_flight_, max_batch_bytes);
@@ -410,7 +426,12 @@ asio::awaitable<void> carbon_writer::close_gracefully() {
 
 void carbon_writer::start_connection() {
   apply_socket_options();
-  const auto where = destinations_[current_].to_string();
+  auto where = destinations_[current_].to_string();
+  // A name says which address it resolved to: DNS changes show in the log.
+  error_code ec;
+  const auto peer = socket_.remote_endpoint(ec);
+  if (!ec && peer.address().to_string() != destinations_[current_].where.host)
+    where += " (" + peer.address().to_string() + ")";
   if (logged_down_) {
     auto down = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - down_since_);
     spdlog::info("connected to carbon at {} after {} failed attempts ({:.1f} s); {} lines buffered",

@@ -341,7 +341,7 @@ config parse_config(std::string_view text, const std::string& origin) {
   }
   check_keys(root, "",
              {"carbon", "collect", "buffer", "daemon", "log", "input", "listen", "exec",
-              "collectors", "clock"});
+              "collectors", "clock", "send"});
   if (const auto* collectors = section(root, "collectors"))
     read_collectors(*collectors, cfg.collectors);
   if (const auto* clock = section(root, "clock")) read_clock(*clock, cfg.clock);
@@ -404,6 +404,12 @@ config parse_config(std::string_view text, const std::string& origin) {
     check_keys(*daemon, "daemon", {"shutdown_timeout", "state_dir"});
     read_seconds(*daemon, "daemon", "shutdown_timeout", cfg.shutdown_timeout);
     read_string(*daemon, "daemon", "state_dir", cfg.state_dir);
+  }
+  if (const auto* send = section(root, "send")) {
+    check_keys(*send, "send", {"flush_ms"});
+    std::int64_t flush_ms = cfg.send_flush.count();
+    read_integer(*send, "send", "flush_ms", flush_ms, 0, 10000);
+    cfg.send_flush = milliseconds{flush_ms};
   }
   const auto* input = section(root, "input");
   if (input) {

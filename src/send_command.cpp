@@ -24,6 +24,7 @@ int run_send_command(int argc, char** argv) {
   std::string timeout = "10";
   std::string config_path;
   std::string log_level = "warn";
+  int flush_ms = -1;
   app.add_option("host", host, "HOST, HOST:PORT or [IPv6]:PORT (default 127.0.0.1)");
   app.add_option("port", port, "PORT, nc style (default 2003)");
   app.add_option("--timeout", timeout,
@@ -31,6 +32,10 @@ int run_send_command(int argc, char** argv) {
   app.add_option("-c,--config", config_path,
                  "Take the [carbon], [buffer] and [input] settings from FILE");
   app.add_option("--log-level", log_level, "trace, debug, info, warn (default), error, off");
+  app.add_option("--flush-ms", flush_ms,
+                 "A line waits at most this long for the next ones, to fill packets "
+                 "(default 50, [send] flush_ms; 0 = write each read at once)")
+      ->check(CLI::Range(0, 10000));
 
   config cfg;
   milliseconds deadline{};
@@ -43,6 +48,7 @@ int run_send_command(int argc, char** argv) {
     if (!parsed) throw config_error(fmt::format("destination '{}': {}", host, why));
     destination = *parsed;
     deadline = parse_seconds(timeout, "--timeout");
+    cfg.carbon.flush_delay = flush_ms >= 0 ? milliseconds{flush_ms} : cfg.send_flush;
     cfg.log_level = log_level;
     setup_logging(cfg.log_level);
   } catch (const CLI::CallForHelp&) {

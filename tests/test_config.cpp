@@ -207,3 +207,11 @@ TEST_CASE("config: several carbon destinations, their mode and the move timers")
   auto hold = error_for("[carbon]\nhold_down = 0\n");
   CHECK(hold.find("carbon.hold_down") != std::string::npos);
 }
+
+TEST_CASE("config: [send] flush_ms for sockpush send") {
+  CHECK(parse_config("", "t").send_flush == milliseconds{50});
+  CHECK(parse_config("[send]\nflush_ms = 0\n", "t").send_flush == milliseconds{0});
+  CHECK(parse_config("[send]\nflush_ms = 200\n", "t").send_flush == milliseconds{200});
+  CHECK(error_for("[send]\nflush_ms = -5\n").find("send.flush_ms") != std::string::npos);
+  CHECK(error_for("[send]\nflush = 5\n").find("unknown key 'flush'") != std::string::npos);
+}

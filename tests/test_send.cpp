@@ -80,6 +80,40 @@ TEST_CASE("send: a slow producer's lines reach the sink within 250 ms each") {
   CHECK(sink.connections() == 1);
 }
 
+TEST_CASE("send: --flush-ms holds a lone line at most that long, a burst goes out with it") {
+  test::temp_dir dir;
+  test::line_sink sink(dir / "sink");
+  std::string command = std::string(SOCKPUSH_BINARY) +
+                        " send 127.0.0.1:" + std::to_string(sink.port()) + " --flush-ms 300";
+  FILE* producer = popen(command.c_str(), "w");
+  REQUIRE(producer);
+  // Connected first: the first line is not also waiting for connect().
+  REQUIRE(test::wait_until([&] { return sink.connections() == 1; }, 5000ms));
+  std::fprintf(producer, "lone.value 1\n");
+  std::fflush(producer);
+  auto written = std::chrono::steady_clock::now();
+  REQUIRE(test::wait_until([&] { return test::split_lines(sink.data()).size() == 1; }, 3000ms));
+  auto held = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - written);
+  // A burst of 20 lines, 5 ms apart: they leave together, within the bound.
+  written = std::chrono::steady_clock::now();
+  for (int i = 0; i < 20; ++i) {
+    std::fprintf(producer, "burst.value %d\n", i);
+    std::fflush(producer);
+    test::sleep_ms(5);
+  }
+  REQUIRE(test::wait_until([&] { return test::split_lines(sink.data()).size() == 21; }, 3000ms));
+  auto burst = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - written);
+  CHECK(pclose(producer) == 0);
+  MESSAGE("lone line held " << held.count() << " ms, burst of 20 delivered after " << burst.count()
+                            << " ms");
+  CHECK(held >= 250ms);  // it waited for company...
+  CHECK(held <= 600ms);  // ...but not past the bound (plus scheduling noise)
+  CHECK(burst <= 700ms);
+  CHECK(sink.connections() == 1);
+}
+
 TEST_CASE("send: garbage around valid lines is refused, the valid lines all arrive") {
   test::temp_dir dir;
   test::line_sink sink(dir / "sink");

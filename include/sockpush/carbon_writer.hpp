@@ -41,6 +41,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -133,6 +134,8 @@ class carbon_writer final : public line_writer {
   asio::steady_timer backoff_timer_;
   asio::steady_timer stall_timer_;
   asio::steady_timer move_timer_;
+  /// flush_delay: when the lines now buffered must be written at the latest.
+  std::optional<clock::time_point> flush_due_;
   bool move_due_ = false;
   clock::time_point connected_at_{};
 

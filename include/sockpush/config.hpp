@@ -65,6 +65,10 @@ struct carbon_config {
   /// failure (covers data carbon's kernel acknowledged but carbon never
   /// stored). Zero: only the bytes the peer never acknowledged.
   milliseconds replay_window{0};
+  /// A line may wait this long for the ones after it, so a producer that
+  /// writes line by line fills packets instead of sending one per line.
+  /// Zero: written at once (the daemon's rounds come in whole already).
+  milliseconds flush_delay{0};
 };
 
 /// A local listener for lines from scripts ([[listen]]).
@@ -137,6 +141,8 @@ struct config {
   /// Where undelivered lines are spooled at shutdown; empty: systemd's
   /// $STATE_DIRECTORY if set, else no spool.
   std::string state_dir;
+  /// `sockpush send`: its carbon.flush_delay ([send] flush_ms, --flush-ms).
+  milliseconds send_flush{50};
   /// Path characters outside the safe set in lines from outside.
   path_policy path_chars = path_policy::reject;
   std::vector<listen_config> listeners;
