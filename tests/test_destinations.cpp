@@ -227,3 +227,44 @@ TEST_CASE("destinations: reconnect_interval moves the connection make-before-bre
   }
   CHECK(test::split_lines(data).size() == sent.size() * static_cast<std::size_t>(per_round));
 }
+
+TEST_CASE("destinations: a DNS change is followed at the next reconnect_interval move") {
+  // The name resolves through a hosts file that only sockpush sees: it
+  // runs in a private mount namespace with that file bound over /etc/hosts.
+  test::temp_dir dir;
+  test::line_sink old_home(dir / "old", 0, false, "127.0.0.2");
+  test::line_sink new_home(dir / "new", old_home.port(), false, "127.0.0.3");
+  const auto hosts = dir / "hosts";
+  test::write_file(hosts, "127.0.0.2 carbon.sockpush.test\n");
+  test::write_file(dir / "sockpush.toml", "[carbon]\nreconnect_interval = 1\n" + fixed_size_rounds);
+  const std::string run = "mount --bind " + hosts + " /etc/hosts && exec " + SOCKPUSH_BINARY +
+                          " -c " + dir / "sockpush.toml" +
+                          " --carbon carbon.sockpush.test:" + std::to_string(old_home.port()) +
+                          " --interval 0.2 --prefix dns";
+  test::child daemon({"unshare", "--mount", "sh", "-c", run}, {}, dir / "log");
+  REQUIRE(test::wait_until(
+      [&] { return test::metric(old_home.data(), ".sockpush.sent_lines").values.size() >= 5; },
+      10000ms));
+  // The same inode, new content: what the bind mount shows changes too.
+  test::write_file(hosts, "127.0.0.3 carbon.sockpush.test\n");
+  REQUIRE(test::wait_until(
+      [&] { return test::metric(new_home.data(), ".sockpush.sent_lines").values.size() >= 5; },
+      10000ms));
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(10000ms) == 0);
+  auto log = test::read_file(dir / "log");
+  MESSAGE(log);
+  CHECK(log.find("(127.0.0.3)") != std::string::npos);
+  // No round lost or repeated across the move: each collected_lines value
+  // 0, n, 2n, ... arrived exactly once at one of the two.
+  std::vector<long long> collected;
+  for (auto* sink : {&old_home, &new_home})
+    for (auto v : test::metric(sink->data(), ".sockpush.collected_lines").values)
+      collected.push_back(v);
+  std::sort(collected.begin(), collected.end());
+  REQUIRE(collected.size() >= 10);
+  const auto per_round = collected[1];
+  for (std::size_t k = 0; k < collected.size(); ++k)
+    CHECK(collected[k] == static_cast<long long>(k) * per_round);
+  CHECK(new_home.connections() >= 1);
+}

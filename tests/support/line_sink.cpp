@@ -3,8 +3,9 @@
 // accepted connection to DATA_FILE.conns. It is a separate process so tests
 // can kill it with real signals and start it again on the same port.
 //
-//   sockpush_line_sink PORT DATA_FILE [--never-read]
+//   sockpush_line_sink PORT DATA_FILE [--never-read] [--address=A]
 //     PORT 0 picks one; the port is printed on stdout once listening.
+//     --address: an IPv4 loopback address other than 127.0.0.1.
 //     --never-read: accept, then never read (a stalled carbon, zero window),
 //     with a small receive buffer so that happens quickly.
 #include <arpa/inet.h>
@@ -20,11 +21,19 @@
 #include <vector>
 
 int main(int argc, char** argv) {
-  if (argc != 3 && argc != 4) {
-    std::fprintf(stderr, "usage: %s PORT DATA_FILE [--never-read]\n", argv[0]);
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: %s PORT DATA_FILE [--never-read] [--address=A]\n", argv[0]);
     return 2;
   }
-  const bool never_read = argc == 4 && std::string(argv[3]) == "--never-read";
+  bool never_read = false;
+  std::string address = "127.0.0.1";
+  for (int i = 3; i < argc; ++i) {
+    const std::string option = argv[i];
+    if (option == "--never-read")
+      never_read = true;
+    else if (option.rfind("--address=", 0) == 0)
+      address = option.substr(10);
+  }
   int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int on = 1;
   setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
@@ -35,7 +44,11 @@ int main(int argc, char** argv) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(std::atoi(argv[1])));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (inet_pton(AF_INET, address.c_str(), &addr.sin_addr) != 1 ||
+      (ntohl(addr.sin_addr.s_addr) >> 24) != 127) {
+    std::fprintf(stderr, "not an IPv4 loopback address: %s\n", address.c_str());
+    return 2;
+  }
   if (bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
       listen(listener, 128) != 0) {
     std::perror("bind/listen");

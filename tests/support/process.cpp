@@ -170,12 +170,14 @@ std::string enter_private_network_namespace() {
   return {};
 }
 
-line_sink::line_sink(const std::string& data_file, unsigned port, bool never_read)
+line_sink::line_sink(const std::string& data_file, unsigned port, bool never_read,
+                     const std::string& address)
     : data_file_(data_file) {
   const std::string port_file = data_file + ".port";
   std::remove(port_file.c_str());
   std::vector<std::string> argv{SOCKPUSH_LINE_SINK, std::to_string(port), data_file};
   if (never_read) argv.push_back("--never-read");
+  argv.push_back("--address=" + address);
   process_ = std::make_unique<child>(argv, port_file);
   if (!wait_until([&] { return read_file(port_file).find('\n') != std::string::npos; },
                   std::chrono::milliseconds(5000)))

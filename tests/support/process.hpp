@@ -96,7 +96,8 @@ class line_sink {
  public:
   /// Port 0 picks a free port. `never_read`: accept and never read (a
   /// stalled carbon).
-  line_sink(const std::string& data_file, unsigned port = 0, bool never_read = false);
+  line_sink(const std::string& data_file, unsigned port = 0, bool never_read = false,
+            const std::string& address = "127.0.0.1");
   unsigned port() const { return port_; }
   void kill();
   std::string data() const { return read_file(data_file_); }
