@@ -268,3 +268,66 @@ TEST_CASE("destinations: a DNS change is followed at the next reconnect_interval
     CHECK(collected[k] == static_cast<long long>(k) * per_round);
   CHECK(new_home.connections() >= 1);
 }
+
+TEST_CASE(
+    "destinations: a primary that vanishes without FIN or RST fails over, unacknowledged lines "
+    "included") {
+  auto why = test::enter_private_network_namespace();
+  REQUIRE_MESSAGE(why.empty(), why);
+  test::temp_dir dir;
+  test::line_sink primary(dir / "primary");
+  test::line_sink secondary(dir / "secondary");
+  test::write_file(dir / "sockpush.toml",
+                   "[carbon]\ndestinations = [\"127.0.0.1:" + std::to_string(primary.port()) +
+                       "\", \"127.0.0.1:" + std::to_string(secondary.port()) +
+                       "\"]\nuser_timeout = 2\nconnect_timeout = 1\nhold_down = 60\n"
+                       "reconnect_min = 0.2\nreconnect_max = 0.5\n" +
+                       fixed_size_rounds);
+  test::child daemon(
+      {SOCKPUSH_BINARY, "-c", dir / "sockpush.toml", "--interval", "0.5", "--prefix", "gone"}, {},
+      dir / "log");
+  REQUIRE(test::wait_until(
+      [&] { return test::metric(primary.data(), ".sockpush.sent_lines").values.size() >= 4; },
+      5000ms));
+  // The primary's host loses power: every packet to it is dropped.
+  int code = 0;
+  auto out = test::run_capture(
+      "nft -f - 2>&1 <<'EOF'\ntable inet blackhole {\n"
+      "  chain out { type filter hook output priority 0; tcp dport " +
+          std::to_string(primary.port()) + " drop; }\n}\nEOF",
+      &code);
+  REQUIRE_MESSAGE(code == 0, out);
+  const auto silenced = std::chrono::steady_clock::now();
+  REQUIRE(test::wait_until(
+      [&] { return test::metric(secondary.data(), ".sockpush.sent_lines").values.size() >= 1; },
+      15000ms));
+  const auto failed_over =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - silenced).count();
+  // Rounds collected after the failover report the re-sent lines.
+  auto most_replayed = [&] {
+    auto values = test::metric(secondary.data(), ".sockpush.replayed_lines").values;
+    return values.empty() ? 0LL : *std::max_element(values.begin(), values.end());
+  };
+  CHECK(test::wait_until([&] { return most_replayed() > 0; }, 5000ms));
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(10000ms) == 0);
+  test::run_capture("nft delete table inet blackhole", &code);
+
+  // Every round, by its collected_lines value, reached one of the two; the
+  // ones the primary never acknowledged were re-sent to the secondary.
+  std::set<long long> collected;
+  for (auto* sink : {&primary, &secondary})
+    for (auto v : test::metric(sink->data(), ".sockpush.collected_lines").values)
+      collected.insert(v);
+  std::vector<long long> rounds(collected.begin(), collected.end());
+  REQUIRE(rounds.size() >= 8);
+  const auto per_round = rounds[1];
+  for (std::size_t k = 0; k < rounds.size(); ++k)
+    CHECK(rounds[k] == static_cast<long long>(k) * per_round);
+  auto log = test::read_file(dir / "log");
+  MESSAGE("failed over " << failed_over << " s after the primary went silent; " << rounds.size()
+                         << " rounds, " << most_replayed() << " lines re-sent to the secondary\n"
+                         << log);
+  CHECK(failed_over < 6.0);  // user_timeout 2 s after the next unacknowledged round
+  CHECK(log.find("Connection timed out") != std::string::npos);
+}
