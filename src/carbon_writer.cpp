@@ -486,7 +486,7 @@ asio::awaitable<void> carbon_writer::move_connection() {
     error_code ignored;
     fresh.close(ignored);
     if (socket_.is_open()) {
-      connected_at_ = failing_back ? connected_at_ : clock::now();
+      if (!failing_back) connected_at_ = clock::now();  // next try one interval on
       arm_move_timer();
     }
     co_return;

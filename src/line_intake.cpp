@@ -40,6 +40,18 @@ void line_intake::accept(std::string_view line, std::string_view origin, std::ui
     return;
   }
   if (verdict == line_verdict::empty) return;
+  refuse(verdict, line, origin, line_number);
+}
+
+void line_intake::abandon(line_splitter& splitter, std::string_view origin,
+                          std::uint64_t line_number) {
+  commit();
+  if (splitter.discard())
+    refuse(line_verdict::truncated, "(cut off by a connection reset)", origin, line_number + 1);
+}
+
+void line_intake::refuse(line_verdict verdict, std::string_view line, std::string_view origin,
+                         std::uint64_t line_number) {
   invalid_.add(verdict);
   std::uint64_t held_back = 0;
   bool log = log_limit_.allow(held_back);

@@ -157,6 +157,8 @@ std::string_view to_string(line_verdict v) {
       return "bad_value";
     case line_verdict::bad_timestamp:
       return "bad_timestamp";
+    case line_verdict::truncated:
+      return "truncated";
   }
   return "unknown";
 }

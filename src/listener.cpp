@@ -171,6 +171,7 @@ asio::awaitable<void> listener::serve_client(Socket socket, std::string origin) 
 
   line_splitter splitter;
   std::uint64_t line_number = 0;
+  bool client_failed = false;
   std::vector<char> chunk(client_read_bytes);
   asio::steady_timer pause(io_);
   while (!stopped_ && client->socket.is_open()) {
@@ -185,9 +186,17 @@ asio::awaitable<void> listener::serve_client(Socket socket, std::string origin) 
       client->idle.expires_after(cfg_.idle_timeout);
       intake_.feed(splitter, std::string_view(chunk.data(), got), origin, line_number, unix_now());
     }
-    if (ec) break;
+    if (ec) {
+      // A clean end (FIN) completes the last line, as nc's final line
+      // without '\n' is meant; a reset leaves it half-sent.
+      if (ec != asio::error::eof) {
+        intake_.abandon(splitter, origin, line_number);
+        client_failed = true;
+      }
+      break;
+    }
   }
-  intake_.finish(splitter, origin, line_number, unix_now());
+  if (!client_failed) intake_.finish(splitter, origin, line_number, unix_now());
   closers_.erase(id);
   error_code ignored;
   client->socket.close(ignored);

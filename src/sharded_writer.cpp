@@ -104,17 +104,7 @@ bool sharded_writer::delivered() const {
 
 writer_stats sharded_writer::stats() const {
   writer_stats sum;
-  for (const auto& s : shards_) {
-    const auto one = s->writer->stats();
-    sum.sent_lines += one.sent_lines;
-    sum.reconnects += one.reconnects;
-    sum.replayed_lines += one.replayed_lines;
-    sum.closed_by_peer += one.closed_by_peer;
-    sum.reset += one.reset;
-    sum.timed_out += one.timed_out;
-    sum.stalled += one.stalled;
-    sum.other_failures += one.other_failures;
-  }
+  for (const auto& s : shards_) sum += s->writer->stats();
   return sum;
 }
 

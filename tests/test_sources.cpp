@@ -279,3 +279,79 @@ interval = 0.5
   // A persistent failure is logged once, not every round.
   CHECK(log.find("cannot start") == log.rfind("cannot start"));
 }
+
+TEST_CASE(
+    "listen: 100k hostile connections, NUL bytes, a 1 MB line, half lines: valid lines all "
+    "arrive") {
+  auto why = test::enter_private_network_namespace();
+  REQUIRE_MESSAGE(why.empty(), why);
+  test::temp_dir dir;
+  test::line_sink sink(dir / "sink");
+  auto port = test::unused_port();
+  auto cfg = write_config(
+      dir, sink.port(), "[[listen]]\naddress = \"tcp://127.0.0.1:" + std::to_string(port) + "\"\n");
+  test::child daemon({SOCKPUSH_BINARY, "-c", cfg}, {}, dir / "log");
+  int good = -1;
+  REQUIRE(test::wait_until([&] { return (good = connect_tcp(port)) >= 0; }, 5000ms));
+  auto rss_kib = [&] {
+    auto status = test::read_file("/proc/" + std::to_string(daemon.pid()) + "/status");
+    return std::stoul(status.substr(status.find("VmRSS:") + 6));
+  };
+  const auto rss_before = rss_kib();
+
+  // One client sends garbage on its own connection: NUL bytes, invalid
+  // UTF-8, a 1 MB line without a newline, then a valid line.
+  int rude = connect_tcp(port);
+  REQUIRE(rude >= 0);
+  send_all(rude, std::string("nul\0path 1 2\n\xff\xfe bin 3 4\n", 24));
+  send_all(rude, std::string(1 << 20, 'x'));
+  send_all(rude, "\nafter.garbage 1 100\n");
+  ::close(rude);
+
+  // 100,000 tiny connections: most send a half line and reset (SO_LINGER
+  // 0, so the test side keeps no TIME_WAIT), some connect and vanish at once.
+  // A well-behaved client sends a valid line every 1000 of them.
+  const linger reset{1, 0};
+  int refused = 0;
+  for (int i = 0; i < 100000; ++i) {
+    int fd = connect_tcp(port);
+    if (fd < 0) {
+      ++refused;
+      continue;
+    }
+    if (i % 3 != 0) ::send(fd, "half.line 1", 11, MSG_NOSIGNAL);
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    ::close(fd);
+    if (i % 1000 == 0) send_all(good, "good.line " + std::to_string(i / 1000) + " 100\n");
+  }
+  ::close(good);
+  CHECK(daemon.running());
+  REQUIRE(test::wait_until(
+      [&] {
+        auto truncated = test::metric(sink.data(), ".invalid_lines.truncated").values;
+        return has_line(sink.data(), "good.line 99 100") &&
+               has_line(sink.data(), "after.garbage 1 100") && !truncated.empty() &&
+               truncated.back() > 0;
+      },
+      15000ms));
+  const auto rss_after = rss_kib();
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(10000ms) == 0);
+  auto data = sink.data();
+  int good_lines = 0;
+  for (int k = 0; k < 100; ++k)
+    good_lines += has_line(data, "good.line " + std::to_string(k) + " 100");
+  auto truncated = test::metric(data, ".invalid_lines.truncated").values;
+  MESSAGE("100000 connections (" << refused << " refused by the kernel), " << good_lines
+                                 << " of 100 good lines arrived, " << truncated.back()
+                                 << " half lines refused as truncated; RSS " << rss_before << " -> "
+                                 << rss_after << " KiB");
+  CHECK(good_lines == 100);
+  CHECK(data.find("half.line") == std::string::npos);  // never forwarded
+  CHECK(data.find("nul") == std::string::npos);
+  CHECK(data.find("xxxx") == std::string::npos);
+  CHECK(refused == 0);
+#if !defined(__SANITIZE_ADDRESS__)
+  CHECK(rss_after <= rss_before + 2048);
+#endif
+}

@@ -46,6 +46,10 @@ class line_intake {
     finish(splitter, origin, line_number, now, rules_);
   }
 
+  /// A stream that broke off (reset, read error): its unterminated last
+  /// line is refused as truncated instead of being forwarded.
+  void abandon(line_splitter& splitter, std::string_view origin, std::uint64_t line_number);
+
   /// Moves the batch to the buffer and wakes the writer: once per read, so a
   /// slow producer's line leaves at once and a fast one's go in bulk.
   void commit();
@@ -62,6 +66,10 @@ class line_intake {
   const invalid_line_counts& invalid() const { return invalid_; }
 
  private:
+  /// Counts a refused line and logs it, rate-limited.
+  void refuse(line_verdict verdict, std::string_view line, std::string_view origin,
+              std::uint64_t line_number);
+
   line_buffer& buffer_;
   line_writer& writer_;
   line_rules rules_;

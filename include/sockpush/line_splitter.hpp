@@ -48,6 +48,14 @@ class line_splitter {
     return nl + 1;
   }
 
+  /// Drops the unterminated fragment (a stream that broke off); returns
+  /// whether there was one.
+  bool discard() {
+    const bool had = !partial_.empty();
+    partial_.clear();
+    return had;
+  }
+
   /// Carries an unterminated fragment over to the next read.
   void keep(std::string_view fragment) {
     auto room = max_line_bytes + 1 - std::min(partial_.size(), max_line_bytes + 1);

@@ -21,8 +21,9 @@ enum class line_verdict : std::uint8_t {
   bad_tag,        ///< a ";tag=value" part carbon would refuse
   bad_value,      ///< not a finite number
   bad_timestamp,  ///< not an integer or decimal number (-1 is allowed)
+  truncated,      ///< a line cut off by a connection reset (never validated)
 };
-inline constexpr std::size_t line_verdict_count = 9;
+inline constexpr std::size_t line_verdict_count = 10;
 
 /// Name of a verdict as used in logs and metric names.
 std::string_view to_string(line_verdict v);

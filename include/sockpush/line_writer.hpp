@@ -18,6 +18,19 @@ struct writer_stats {
   std::uint64_t replayed_lines = 0;  ///< Lines sent again after a connection failed.
   /// Connections that ended, by reason.
   std::uint64_t closed_by_peer = 0, reset = 0, timed_out = 0, stalled = 0, other_failures = 0;
+
+  /// Adds another writer's counts (a sharded writer reports the sum).
+  writer_stats& operator+=(const writer_stats& other) {
+    sent_lines += other.sent_lines;
+    reconnects += other.reconnects;
+    replayed_lines += other.replayed_lines;
+    closed_by_peer += other.closed_by_peer;
+    reset += other.reset;
+    timed_out += other.timed_out;
+    stalled += other.stalled;
+    other_failures += other.other_failures;
+    return *this;
+  }
 };
 
 /// The live connection as the kernel sees it (tcp_info), for self-metrics.
