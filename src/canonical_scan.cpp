@@ -80,17 +80,10 @@ inline unsigned first_zero_byte(const byte_block& mask) {
   return 16;
 }
 
-/// A path of path characters in components joined by single dots, ending
-/// at a space: returns that space, or nullptr. Most of a path passes 16
-/// bytes at a time; the scalar loop takes the rest and the rarer characters.
-const char* scan_plain_path(const char* p, const char* end) {
-  if (p == end || *p == '.') return nullptr;
-  const char* const start = p;
-  while (end - p >= 17) {
-    const auto stop = first_zero_byte(plain_path_bytes(p));
-    p += stop;
-    if (stop < 16) break;
-  }
+/// The rest of a path whose bytes [start, p) a vector scan passed: the
+/// rarer path characters and the end, byte by byte. Returns the space that
+/// ends the path, or nullptr.
+const char* finish_plain_path(const char* start, const char* p, const char* end) {
   bool component_empty = p == start || p[-1] == '.';
   for (; p != end; ++p) {
     const auto c = static_cast<unsigned char>(*p);
@@ -103,6 +96,20 @@ const char* scan_plain_path(const char* p, const char* end) {
   }
   if (p == end || component_empty || *p != ' ') return nullptr;
   return p;
+}
+
+/// A path of path characters in components joined by single dots, ending
+/// at a space: returns that space, or nullptr. Most of a path passes 16
+/// bytes at a time; the scalar loop takes the rest and the rarer characters.
+const char* scan_plain_path(const char* p, const char* end) {
+  if (p == end || *p == '.') return nullptr;
+  const char* const start = p;
+  while (end - p >= 17) {
+    const auto stop = first_zero_byte(plain_path_bytes(p));
+    p += stop;
+    if (stop < 16) break;
+  }
+  return finish_plain_path(start, p, end);
 }
 
 }  // namespace
@@ -155,18 +162,7 @@ const char* scan_path_sse2(const char* p, const char* end) {
     if (p[15] == '.' && p[16] == '.') return nullptr;  // ".." across two blocks
     p += 16;
   }
-  bool component_empty = p == start || p[-1] == '.';
-  for (; p != end; ++p) {
-    const auto c = static_cast<unsigned char>(*p);
-    if (path_chars[c]) {
-      component_empty = false;
-      continue;
-    }
-    if (c != '.' || component_empty) break;
-    component_empty = true;
-  }
-  if (p == end || component_empty || *p != ' ') return nullptr;
-  return p;
+  return finish_plain_path(start, p, end);
 }
 
 /// Classes of 16 bytes, as bit masks.

@@ -394,28 +394,26 @@ asio::awaitable<std::string> carbon_writer::write_while_connected() {
   }
 }
 
-asio::awaitable<void> carbon_writer::close_gracefully() {
-  // Lines count as delivered once the peer's TCP has acknowledged them: until
-  // then a reset would lose them. SIOCOUTQ is what is still unacknowledged.
-  all_acknowledged_ = false;
+asio::awaitable<int> carbon_writer::unacknowledged_after(clock::time_point until) {
   asio::steady_timer poll(io_);
   for (;;) {
-    if (!socket_.is_open()) {
-      // The peer closed first (maybe while we polled): what it acknowledged
-      // before that is delivered.
-      all_acknowledged_ = unacked_at_last_drop_ == 0;
-      break;
-    }
-    int unacked = 0;
-    if (ioctl(socket_.native_handle(), SIOCOUTQ, &unacked) != 0 || unacked == 0) {
-      all_acknowledged_ = true;
-      break;
-    }
-    if (clock::now() >= deadline_) break;
-    poll.expires_after(std::min<clock::duration>(ack_poll_interval, deadline_ - clock::now()));
+    int unacked = -1;
+    if (!socket_.is_open() || ioctl(socket_.native_handle(), SIOCOUTQ, &unacked) != 0) co_return -1;
+    if (unacked == 0 || clock::now() >= until) co_return unacked;
+    poll.expires_after(std::min<clock::duration>(ack_poll_interval, until - clock::now()));
     error_code ec;
     co_await poll.async_wait(asio::redirect_error(use_awaitable, ec));
   }
+}
+
+asio::awaitable<void> carbon_writer::close_gracefully() {
+  // Lines count as delivered once the peer's TCP has acknowledged them: until
+  // then a reset would lose them. SIOCOUTQ is what is still unacknowledged.
+  const int unacked = co_await unacknowledged_after(deadline_);
+  // The peer may have closed first (maybe while we polled): what it
+  // acknowledged before that is delivered. A socket the kernel cannot
+  // answer for counts as delivered, as a clean close would.
+  all_acknowledged_ = socket_.is_open() ? unacked <= 0 : unacked_at_last_drop_ == 0;
   if (socket_.is_open()) {
     ++connection_id_;
     error_code ignored;
@@ -499,15 +497,8 @@ asio::awaitable<void> carbon_writer::move_connection() {
   stall_timer_.cancel();
   error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_send, ignored);
-  const auto drain_until = clock::now() + std::min<clock::duration>(cfg_.stall_timeout, 5s);
-  asio::steady_timer poll(io_);
-  for (;;) {
-    if (ioctl(socket_.native_handle(), SIOCOUTQ, &unacked_at_last_drop_) != 0)
-      unacked_at_last_drop_ = -1;
-    if (unacked_at_last_drop_ == 0 || clock::now() >= drain_until) break;
-    poll.expires_after(ack_poll_interval);
-    co_await poll.async_wait(asio::redirect_error(use_awaitable, ignored));
-  }
+  unacked_at_last_drop_ = co_await unacknowledged_after(
+      clock::now() + std::min<clock::duration>(cfg_.stall_timeout, 5s));
   socket_.close(ignored);
   // The old peer closed cleanly after a FIN, so only what it never
   // acknowledged can be missing there.

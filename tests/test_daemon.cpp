@@ -312,13 +312,7 @@ TEST_CASE(
       [&] { return test::metric(sink.data(), ".tcp.states.listen").values.size() >= 2; }, 5000ms));
   // The peer goes silent: every packet to it is dropped, as when a carbon
   // host loses power. No FIN, no RST.
-  int code = 0;
-  auto out = test::run_capture(
-      "nft -f - 2>&1 <<'EOF'\ntable inet blackhole {\n"
-      "  chain out { type filter hook output priority 0; tcp dport " +
-          port + " drop; }\n}\nEOF",
-      &code);
-  REQUIRE_MESSAGE(code == 0, out);
+  test::packet_blackhole blackhole(sink.port());
   const auto silenced = std::chrono::steady_clock::now();
   // Rounds run at whole seconds: the first write nobody acknowledges is
   // the next round after the rule, and the user timeout counts from there.
@@ -334,8 +328,7 @@ TEST_CASE(
   auto after_first_unacked =
       std::chrono::duration<double>(std::chrono::system_clock::now() - first_unacked).count();
   test::sleep_ms(1500);
-  test::run_capture("nft delete table inet blackhole", &code);
-  REQUIRE(code == 0);
+  blackhole.lift();
   auto rounds_before = test::metric(sink.data(), ".tcp.states.listen").values.size();
   REQUIRE(test::wait_until(
       [&] {

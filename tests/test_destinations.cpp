@@ -290,13 +290,7 @@ TEST_CASE(
       [&] { return test::metric(primary.data(), ".sockpush.sent_lines").values.size() >= 4; },
       5000ms));
   // The primary's host loses power: every packet to it is dropped.
-  int code = 0;
-  auto out = test::run_capture(
-      "nft -f - 2>&1 <<'EOF'\ntable inet blackhole {\n"
-      "  chain out { type filter hook output priority 0; tcp dport " +
-          std::to_string(primary.port()) + " drop; }\n}\nEOF",
-      &code);
-  REQUIRE_MESSAGE(code == 0, out);
+  test::packet_blackhole blackhole(primary.port());
   const auto silenced = std::chrono::steady_clock::now();
   REQUIRE(test::wait_until(
       [&] { return test::metric(secondary.data(), ".sockpush.sent_lines").values.size() >= 1; },
@@ -311,7 +305,7 @@ TEST_CASE(
   CHECK(test::wait_until([&] { return most_replayed() > 0; }, 5000ms));
   daemon.signal(SIGTERM);
   CHECK(daemon.wait(10000ms) == 0);
-  test::run_capture("nft delete table inet blackhole", &code);
+  blackhole.lift();
 
   // Every round, by its collected_lines value, reached one of the two; the
   // ones the primary never acknowledged were re-sent to the secondary.

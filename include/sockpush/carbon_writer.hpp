@@ -95,6 +95,10 @@ class carbon_writer final : public line_writer {
   asio::awaitable<std::string> write_while_connected();
   /// Pending read that notices the peer closing the connection.
   asio::awaitable<void> watch_peer(std::uint64_t connection_id);
+  /// Polls SIOCOUTQ until the peer has acknowledged everything written on
+  /// socket_ or `until` has passed; returns the bytes still unacknowledged
+  /// (-1: the socket is closed or the kernel cannot tell).
+  asio::awaitable<int> unacknowledged_after(clock::time_point until);
   /// Waits (bounded by the finish deadline) until the peer has acknowledged
   /// everything written, then shuts the connection down cleanly.
   asio::awaitable<void> close_gracefully();

@@ -194,6 +194,28 @@ std::size_t line_sink::connections() const {
   return split_lines(read_file(data_file_ + ".conns")).size();
 }
 
+packet_blackhole::packet_blackhole(unsigned port) {
+  int code = 0;
+  auto out = run_capture(
+      "nft -f - 2>&1 <<'EOF'\ntable inet blackhole {\n"
+      "  chain out { type filter hook output priority 0; tcp dport " +
+          std::to_string(port) + " drop; }\n}\nEOF",
+      &code);
+  REQUIRE_MESSAGE(code == 0, "nft could not drop packets: " << out);
+  active_ = true;
+}
+
+packet_blackhole::~packet_blackhole() {
+  if (active_) run_capture("nft delete table inet blackhole");
+}
+
+void packet_blackhole::lift() {
+  int code = 0;
+  run_capture("nft delete table inet blackhole", &code);
+  REQUIRE(code == 0);
+  active_ = false;
+}
+
 int must(int rc, const char* what) {
   if (rc < 0) FAIL(what << ": " << std::strerror(errno));
   return rc;

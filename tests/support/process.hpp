@@ -75,6 +75,21 @@ bool wait_until(Predicate done, std::chrono::milliseconds limit) {
 /// unprivileged user namespace). Returns an empty string or the reason.
 std::string enter_private_network_namespace();
 
+/// In the test's own network namespace: drops every packet to TCP `port`,
+/// as when a host loses power (no FIN, no RST), until the object goes away.
+class packet_blackhole {
+ public:
+  explicit packet_blackhole(unsigned port);
+  ~packet_blackhole();
+  packet_blackhole(const packet_blackhole&) = delete;
+  packet_blackhole& operator=(const packet_blackhole&) = delete;
+  /// Lets packets through again (also done at destruction).
+  void lift();
+
+ private:
+  bool active_ = false;
+};
+
 /// Fails the test with strerror(errno) when a socket call returned < 0.
 int must(int rc, const char* what);
 
