@@ -30,6 +30,13 @@ constexpr std::size_t flush_bytes = 16 * 1024;
 /// How often close_gracefully() asks the kernel whether all is acknowledged.
 constexpr auto ack_poll_interval = std::chrono::milliseconds(10);
 
+/// The peer ended the connection on purpose (carbon stopping or killed),
+/// rather than the network or a timeout ending it.
+bool ended_by_peer(const error_code& ec) {
+  return ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe;
+}
+
 int to_int_ms(milliseconds ms) {
   return static_cast<int>(std::min<milliseconds::rep>(ms.count(), 0x7fffffff));
 }
@@ -110,19 +117,18 @@ void carbon_writer::replay_unacknowledged(bool with_window) {
   if (unacked_at_last_drop_ > 0)
     from -=
         std::min<std::uint64_t>(static_cast<std::uint64_t>(unacked_at_last_drop_), written_total_);
-  if (with_window && cfg_.replay_window.count() > 0) {
-    for (const auto& [when, offset] : write_marks_) {
-      if (when >= failed_at_ - cfg_.replay_window) {
-        from = std::min(from, offset);
-        break;
-      }
-    }
-  }
+  if (with_window && cfg_.replay_window.count() > 0)
+    from = std::min(from, first_written_since(failed_at_ - cfg_.replay_window));
   if (from < history_base_) {
     spdlog::warn("{} bytes to re-send were older than the history kept; they are lost",
                  history_base_ - from);
     from = history_base_;
   }
+  // Carbon stopping: it may have dropped what it read in its last write
+  // pass. Best effort within the history, so no warning when it holds less.
+  if (with_window && closed_by_peer_ && cfg_.peer_close_replay.count() > 0)
+    from = std::min(from, std::max(history_base_,
+                                   first_written_since(failed_at_ - cfg_.peer_close_replay)));
   std::string all;
   all.reserve(history_bytes_);
   for (const auto& batch : history_) all += batch;
@@ -145,6 +151,12 @@ void carbon_writer::replay_unacknowledged(bool with_window) {
   history_bytes_ = 0;
   history_base_ = written_total_;
   write_marks_.clear();
+}
+
+std::uint64_t carbon_writer::first_written_since(clock::time_point t) const {
+  for (const auto& [when, offset] : write_marks_)
+    if (when >= t) return offset;
+  return written_total_;
 }
 
 void carbon_writer::arm_stall_timer(std::uint64_t connection_id) {
@@ -291,7 +303,7 @@ asio::awaitable<void> carbon_writer::watch_peer(std::uint64_t connection_id) {
     if (ec) break;
   }
   count_disconnect(ec);
-  drop_connection(ec == asio::error::eof ? "closed by peer" : ec.message());
+  drop_connection(ec == asio::error::eof ? "closed by peer" : ec.message(), ended_by_peer(ec));
 }
 
 void carbon_writer::count_disconnect(const error_code& ec) {
@@ -305,9 +317,10 @@ void carbon_writer::count_disconnect(const error_code& ec) {
     ++stats_.other_failures;
 }
 
-void carbon_writer::drop_connection(const std::string& reason) {
+void carbon_writer::drop_connection(const std::string& reason, bool by_peer) {
   if (!socket_.is_open()) return;
   if (peer_close_reason_.empty()) peer_close_reason_ = reason;
+  closed_by_peer_ = by_peer;
   failed_at_ = clock::now();
   ++connection_id_;  // makes every completion of this connection stale
   stall_timer_.cancel();
@@ -389,7 +402,7 @@ asio::awaitable<std::string> carbon_writer::write_while_connected() {
     in_flight_.clear();
     if (id == connection_id_) {
       count_disconnect(ec);
-      drop_connection("write failed: " + ec.message());
+      drop_connection("write failed: " + ec.message(), ended_by_peer(ec));
     }
   }
 }
@@ -445,6 +458,7 @@ void carbon_writer::start_connection() {
   logged_down_ = false;
   last_failure_.clear();
   peer_close_reason_.clear();
+  closed_by_peer_ = false;
   connected_at_ = clock::now();
   asio::co_spawn(io_, watch_peer(connection_id_), [](std::exception_ptr e) {
     if (e) std::rethrow_exception(e);

@@ -352,7 +352,8 @@ config parse_config(std::string_view text, const std::string& origin) {
         *carbon, "carbon",
         {"address", "destinations", "mode", "hold_down", "reconnect_interval", "connect_timeout",
          "reconnect_min", "reconnect_max", "user_timeout", "keepalive_idle", "keepalive_interval",
-         "keepalive_count", "send_buffer", "stall_timeout", "replay_seconds"});
+         "keepalive_count", "send_buffer", "stall_timeout", "replay_seconds",
+         "peer_close_replay_seconds"});
     const auto* address = find_key(*carbon, "address");
     const auto* destinations = find_key(*carbon, "destinations");
     if (address && destinations)
@@ -387,6 +388,8 @@ config parse_config(std::string_view text, const std::string& origin) {
     read_integer(*carbon, "carbon", "send_buffer", cfg.carbon.send_buffer, 4096, 64 << 20);
     read_seconds(*carbon, "carbon", "stall_timeout", cfg.carbon.stall_timeout);
     read_seconds_or_zero(*carbon, "carbon", "replay_seconds", cfg.carbon.replay_window);
+    read_seconds_or_zero(*carbon, "carbon", "peer_close_replay_seconds",
+                         cfg.carbon.peer_close_replay);
   }
   const auto* collect = section(root, "collect");
   if (collect) {

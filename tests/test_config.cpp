@@ -36,6 +36,7 @@ TEST_CASE("the documented sample config loads and matches the built-in defaults"
   CHECK(cfg.carbon.send_buffer == defaults.carbon.send_buffer);
   CHECK(cfg.carbon.stall_timeout == defaults.carbon.stall_timeout);
   CHECK(cfg.carbon.replay_window == defaults.carbon.replay_window);
+  CHECK(cfg.carbon.peer_close_replay == defaults.carbon.peer_close_replay);
   CHECK(cfg.log_target == defaults.log_target);
 }
 
@@ -53,6 +54,7 @@ conntrack = false
 send_buffer = 65536
 stall_timeout = 5
 replay_seconds = 2.5
+peer_close_replay_seconds = 0
 [clock]
 not_before = 2024-03-01
 require_sync = true
@@ -77,6 +79,8 @@ timeout = 2
   CHECK(cfg.carbon.send_buffer == 65536);
   CHECK(cfg.carbon.stall_timeout == 5000ms);
   CHECK(cfg.carbon.replay_window == 2500ms);
+  CHECK(cfg.carbon.peer_close_replay == 0ms);
+  CHECK(config{}.carbon.peer_close_replay == 2000ms);
   CHECK(cfg.path_chars == path_policy::sanitise);
   REQUIRE(cfg.listeners.size() == 1);
   CHECK(cfg.listeners[0].max_clients == 64);

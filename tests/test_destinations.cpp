@@ -46,13 +46,12 @@ TEST_CASE(
   test::temp_dir dir;
   carbon_cache primary(dir, "primary", 0);
   carbon_cache secondary(dir, "secondary", 1);
-  // replay_seconds covers the second carbon-cache drops itself at SIGTERM
-  // (see the end-to-end restart test).
+  // Default settings: the peer-close replay covers the second carbon-cache
+  // drops itself at SIGTERM (see the end-to-end restart test).
   test::write_file(dir / "sockpush.toml",
                    "[carbon]\ndestinations = [\"" + primary.address() + "\", \"" +
                        secondary.address() +
-                       "\"]\nhold_down = 3\nreconnect_min = 0.2\nreconnect_max = 1\n"
-                       "replay_seconds = 3\n" +
+                       "\"]\nhold_down = 3\nreconnect_min = 0.2\nreconnect_max = 1\n" +
                        fixed_size_rounds);
   const long long start = time(nullptr);
   test::child daemon(

@@ -34,7 +34,10 @@
 // the replay window's worth). When a connection fails, the kernel says how
 // many written bytes the peer never acknowledged (SIOCOUTQ, still answered
 // after a reset); those lines, and with replay_seconds everything written
-// that long before the failure, go back to the front of the buffer. Carbon
+// that long before the failure, go back to the front of the buffer. When
+// carbon itself ends the connection (it is stopping), the last
+// peer_close_replay seconds go back too: carbon-cache drops what it read
+// since its last write pass, after its TCP acknowledged it. Carbon
 // overwrites a duplicate (metric, timestamp) point, so re-sending is safe.
 #pragma once
 
@@ -104,8 +107,8 @@ class carbon_writer final : public line_writer {
   asio::awaitable<void> close_gracefully();
   asio::awaitable<void> sleep_for(clock::duration d);
   /// Closes the connection (once; later calls do nothing). The caller has
-  /// counted why in stats_.
-  void drop_connection(const std::string& reason);
+  /// counted why in stats_. `by_peer`: the peer ended it (FIN or reset).
+  void drop_connection(const std::string& reason, bool by_peer = false);
   /// Counts a connection that ended with `ec` under its reason.
   void count_disconnect(const error_code& ec);
   void arm_stall_timer(std::uint64_t connection_id);
@@ -116,6 +119,8 @@ class carbon_writer final : public line_writer {
   /// failure, replay-window) lines back at the front of the buffer, then
   /// starts a fresh history.
   void replay_unacknowledged(bool with_window);
+  /// Byte number of the first write that started at or after `t`.
+  std::uint64_t first_written_since(clock::time_point t) const;
   void apply_socket_options();
   /// The destinations as configured, for log lines.
   std::string describe() const;
@@ -153,6 +158,8 @@ class carbon_writer final : public line_writer {
   std::uint64_t connection_id_ = 0;
   /// Why the current connection ended, as seen by watch_peer().
   std::string peer_close_reason_;
+  /// The peer ended the current connection (FIN or reset), not a timeout.
+  bool closed_by_peer_ = false;
 
   bool finishing_ = false;
   clock::time_point deadline_{};

@@ -65,6 +65,11 @@ struct carbon_config {
   /// failure (covers data carbon's kernel acknowledged but carbon never
   /// stored). Zero: only the bytes the peer never acknowledged.
   milliseconds replay_window{0};
+  /// When carbon itself ends the connection (FIN or reset: it is stopping),
+  /// also re-send what was written this long before: carbon-cache drops
+  /// the points it read since its last write pass (about a second) when it
+  /// stops. Zero: off.
+  milliseconds peer_close_replay{2000};
   /// A line may wait this long for the ones after it, so a producer that
   /// writes line by line fills packets instead of sending one per line.
   /// Zero: written at once (the daemon's rounds come in whole already).
