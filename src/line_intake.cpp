@@ -47,7 +47,8 @@ void line_intake::abandon(line_splitter& splitter, std::string_view origin,
                           std::uint64_t line_number) {
   commit();
   if (splitter.discard())
-    refuse(line_verdict::truncated, "(cut off by a connection reset)", origin, line_number + 1);
+    refuse(line_verdict::truncated, "(cut off: the connection ended without a clean close)",
+           origin, line_number + 1);
 }
 
 void line_intake::refuse(line_verdict verdict, std::string_view line, std::string_view origin,

@@ -171,7 +171,7 @@ asio::awaitable<void> listener::serve_client(Socket socket, std::string origin) 
 
   line_splitter splitter;
   std::uint64_t line_number = 0;
-  bool client_failed = false;
+  bool ended_cleanly = false;
   std::vector<char> chunk(client_read_bytes);
   asio::steady_timer pause(io_);
   while (!stopped_ && client->socket.is_open()) {
@@ -187,16 +187,17 @@ asio::awaitable<void> listener::serve_client(Socket socket, std::string origin) 
       intake_.feed(splitter, std::string_view(chunk.data(), got), origin, line_number, unix_now());
     }
     if (ec) {
-      // A clean end (FIN) completes the last line, as nc's final line
-      // without '\n' is meant; a reset leaves it half-sent.
-      if (ec != asio::error::eof) {
-        intake_.abandon(splitter, origin, line_number);
-        client_failed = true;
-      }
+      ended_cleanly = ec == asio::error::eof;
       break;
     }
   }
-  if (!client_failed) intake_.finish(splitter, origin, line_number, unix_now());
+  // Only the client's own clean end (FIN) completes a last line without
+  // '\n', as nc's final line is meant. A reset, our stop or an idle close
+  // leaves it half-sent: refused, never completed with a made-up timestamp.
+  if (ended_cleanly)
+    intake_.finish(splitter, origin, line_number, unix_now());
+  else
+    intake_.abandon(splitter, origin, line_number);
   closers_.erase(id);
   error_code ignored;
   client->socket.close(ignored);

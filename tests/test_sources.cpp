@@ -143,7 +143,9 @@ TEST_CASE("listen: tcp, udp, unix and bash's /dev/udp lines share the one carbon
   CHECK(::access(unix_path.c_str(), F_OK) != 0);  // socket file removed at exit
 }
 
-TEST_CASE("listen: max_clients refuses the extra client, idle clients are closed") {
+TEST_CASE(
+    "listen: max_clients refuses the extra client, idle clients are closed, a half line left at "
+    "an idle close or at our stop is refused") {
   test::temp_dir dir;
   test::line_sink sink(dir / "sink");
   auto port = test::unused_port();
@@ -155,7 +157,7 @@ TEST_CASE("listen: max_clients refuses the extra client, idle clients are closed
   REQUIRE(test::wait_until([&] { return (first = connect_tcp(port)) >= 0; }, 5000ms));
   int second = connect_tcp(port);
   REQUIRE(second >= 0);
-  send_all(second, "keep.alive 1 100\n");
+  send_all(second, "keep.alive 1 100\nidle.half 2");
   test::sleep_ms(200);  // the daemon has accepted both before the third arrives
   int third = connect_tcp(port);
   REQUIRE(third >= 0);
@@ -171,9 +173,25 @@ TEST_CASE("listen: max_clients refuses the extra client, idle clients are closed
       },
       5000ms));
   for (int fd : {first, second, third}) ::close(fd);
+  // A client still connected, mid-line, when the daemon stops.
+  int last = connect_tcp(port);
+  REQUIRE(last >= 0);
+  send_all(last, "stop.half 3");
+  test::sleep_ms(300);
   daemon.signal(SIGTERM);
   CHECK(daemon.wait(10000ms) == 0);
-  CHECK(test::read_file(dir / "log").find("max_clients = 2") != std::string::npos);
+  ::close(last);
+  auto log = test::read_file(dir / "log");
+  CHECK(log.find("max_clients = 2") != std::string::npos);
+  // Only the client's own clean close completes a line without '\n'.
+  auto data = sink.data();
+  CHECK(data.find("idle.half") == std::string::npos);
+  CHECK(data.find("stop.half") == std::string::npos);
+  std::size_t truncated = 0;
+  for (auto at = log.find("refused (truncated)"); at != std::string::npos;
+       at = log.find("refused (truncated)", at + 1))
+    ++truncated;
+  CHECK(truncated == 2);
 }
 
 TEST_CASE("listen: a non-loopback address needs allow_remote, a taken port fails the start") {

@@ -46,8 +46,9 @@ class line_intake {
     finish(splitter, origin, line_number, now, rules_);
   }
 
-  /// A stream that broke off (reset, read error): its unterminated last
-  /// line is refused as truncated instead of being forwarded.
+  /// A stream that ended without the client's clean close (reset, read
+  /// error, our stop, idle close): its unterminated last line is refused as
+  /// truncated instead of being forwarded.
   void abandon(line_splitter& splitter, std::string_view origin, std::uint64_t line_number);
 
   /// Moves the batch to the buffer and wakes the writer: once per read, so a

@@ -21,7 +21,7 @@ enum class line_verdict : std::uint8_t {
   bad_tag,        ///< a ";tag=value" part carbon would refuse
   bad_value,      ///< not a finite number
   bad_timestamp,  ///< not an integer or decimal number (-1 is allowed)
-  truncated,      ///< a line cut off by a connection reset (never validated)
+  truncated,      ///< a last line its connection ended without a clean close (never validated)
 };
 inline constexpr std::size_t line_verdict_count = 10;
 
