@@ -67,6 +67,7 @@ carbon_writer::carbon_writer(asio::io_context& io, const carbon_config& cfg,
       backoff_timer_(io),
       stall_timer_(io),
       move_timer_(io),
+      ack_timer_(io),
       // The kernel doubles SO_SNDBUF; the replay window may need up to a
       // buffer's worth more.
       history_cap_(2 * cfg.send_buffer + (cfg.replay_window.count() > 0 ? buffer.max_bytes() : 0)) {
@@ -167,6 +168,52 @@ void carbon_writer::arm_stall_timer(std::uint64_t connection_id) {
     drop_connection(
         fmt::format("stalled: no write progress for {} ms", cfg_.stall_timeout.count()));
   });
+}
+
+void carbon_writer::arm_ack_timer(clock::time_point at) {
+  ack_timer_armed_ = true;
+  ack_timer_.expires_at(at);
+  ack_timer_.async_wait([this, id = connection_id_](const error_code& ec) {
+    if (ec || id != connection_id_) return;
+    ack_timer_armed_ = false;
+    check_acknowledgements();
+  });
+}
+
+void carbon_writer::check_acknowledgements() {
+  const int fd = socket_.native_handle();
+  int unacked = 0;
+  if (!socket_.is_open() || ioctl(fd, SIOCOUTQ, &unacked) != 0 || unacked <= 0)
+    return;  // all acknowledged: the next write arms the timer again
+  tcp_info ti{};
+  socklen_t len = sizeof ti;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) return;  // the kernel's timeout rules
+  const auto now = clock::now();
+  const auto last_ack = now - std::chrono::milliseconds(ti.tcpi_last_ack_recv);
+  // The write that holds the oldest unacknowledged byte.
+  const std::uint64_t taken = written_total_ + in_flight_written_;
+  const std::uint64_t oldest = taken - std::min<std::uint64_t>(taken, unacked);
+  auto written_at = now;
+  for (const auto& [when, offset] : write_marks_) {
+    if (offset > oldest) break;
+    written_at = when;
+  }
+  // tcpi_last_ack_recv counts in jiffies: an ACK within a few of them after
+  // the write may have come before it.
+  const bool acked_since = last_ack > written_at + 10ms;
+  const auto due = written_at + cfg_.user_timeout;
+  if (!acked_since && now >= due) {
+    ++stats_.timed_out;
+    drop_connection(fmt::format(
+        "timed out: {} bytes written {} ms ago were never acknowledged (user_timeout {} ms)",
+        unacked, std::chrono::duration_cast<std::chrono::milliseconds>(now - written_at).count(),
+        cfg_.user_timeout.count()));
+    return;
+  }
+  // A peer that acknowledges something is alive, if slow. One whose window
+  // stays shut is ended by the stall timer, or by the kernel's own
+  // TCP_USER_TIMEOUT, which on 6.x also counts answered window probes.
+  arm_ack_timer(acked_since ? now + cfg_.user_timeout : due);
 }
 
 void carbon_writer::wake() {
@@ -324,6 +371,8 @@ void carbon_writer::drop_connection(const std::string& reason, bool by_peer) {
   failed_at_ = clock::now();
   ++connection_id_;  // makes every completion of this connection stale
   stall_timer_.cancel();
+  ack_timer_.cancel();
+  ack_timer_armed_ = false;
   // SIOCOUTQ still answers after a FIN or a reset, until close().
   if (ioctl(socket_.native_handle(), SIOCOUTQ, &unacked_at_last_drop_) != 0)
     unacked_at_last_drop_ = -1;
@@ -377,10 +426,13 @@ asio::awaitable<std::string> carbon_writer::write_while_connected() {
           asio::buffer(in_flight_.data() + written, in_flight_.size() - written),
           asio::redirect_error(use_awaitable, ec));
       written += n;
+      in_flight_written_ = written;
       if (ec) break;
+      if (!ack_timer_armed_) arm_ack_timer(clock::now() + cfg_.user_timeout);
     }
     stall_timer_.cancel();
     in_flight_lines_ = 0;
+    in_flight_written_ = 0;
     if (!ec) {
       remember_written(std::move(in_flight_));
       in_flight_.clear();
@@ -433,6 +485,8 @@ asio::awaitable<void> carbon_writer::close_gracefully() {
     socket_.shutdown(tcp::socket::shutdown_send, ignored);
     socket_.close(ignored);
   }
+  ack_timer_.cancel();  // a pending timer would keep the io_context running
+  ack_timer_armed_ = false;
 }
 
 void carbon_writer::start_connection() {
@@ -459,6 +513,8 @@ void carbon_writer::start_connection() {
   last_failure_.clear();
   peer_close_reason_.clear();
   closed_by_peer_ = false;
+  ack_timer_.cancel();
+  ack_timer_armed_ = false;
   connected_at_ = clock::now();
   asio::co_spawn(io_, watch_peer(connection_id_), [](std::exception_ptr e) {
     if (e) std::rethrow_exception(e);

@@ -25,6 +25,12 @@
 //   stall timer      armed around every write; a write that makes no progress
 //                    for stall_timeout (a peer that stopped reading) ends the
 //                    connection
+//   ack timer        armed after a write while none is pending: bytes written
+//                    user_timeout ago, unacknowledged, with no ACK of any kind
+//                    since, end the connection on time. The kernel's own
+//                    TCP_USER_TIMEOUT (also set) fires only at its next
+//                    retransmission timer, ~0.2 s late here, later on older
+//                    kernels; it stays as the backstop.
 //
 // Lines leave the buffer only in batches that are being written; a failed
 // write puts the unwritten part back, from the start of the line holding the
@@ -112,6 +118,11 @@ class carbon_writer final : public line_writer {
   /// Counts a connection that ended with `ec` under its reason.
   void count_disconnect(const error_code& ec);
   void arm_stall_timer(std::uint64_t connection_id);
+  void arm_ack_timer(clock::time_point at);
+  /// The ack timer fired: ends the connection if the oldest unacknowledged
+  /// byte was written user_timeout ago and nothing was acknowledged since,
+  /// else arms the timer for the next moment that could be true.
+  void check_acknowledgements();
   /// Keeps a batch just written (moved in, not copied) in the history;
   /// whole old batches leave once the rest covers the cap.
   void remember_written(std::string&& batch);
@@ -143,6 +154,8 @@ class carbon_writer final : public line_writer {
   asio::steady_timer backoff_timer_;
   asio::steady_timer stall_timer_;
   asio::steady_timer move_timer_;
+  asio::steady_timer ack_timer_;
+  bool ack_timer_armed_ = false;
   /// flush_delay: when the lines now buffered must be written at the latest.
   std::optional<clock::time_point> flush_due_;
   bool move_due_ = false;
@@ -150,6 +163,8 @@ class carbon_writer final : public line_writer {
 
   /// Bytes being written now; on failure their unwritten tail goes back.
   std::string in_flight_;
+  /// How much of in_flight_ the kernel has taken so far.
+  std::size_t in_flight_written_ = 0;
   std::size_t in_flight_lines_ = 0;
   /// Increments when a connect() completes, so a late timeout is ignored.
   std::uint64_t connect_attempt_ = 0;
