@@ -190,8 +190,10 @@ void carbon_writer::check_acknowledgements() {
   if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) return;  // the kernel's timeout rules
   const auto now = clock::now();
   const auto last_ack = now - std::chrono::milliseconds(ti.tcpi_last_ack_recv);
-  // The write that holds the oldest unacknowledged byte.
-  const std::uint64_t taken = written_total_ + in_flight_written_;
+  // The write that holds the oldest unacknowledged byte. A batch being
+  // written counts whole: the kernel may have taken it before this
+  // coroutine heard so, and its bytes all share the batch's mark anyway.
+  const std::uint64_t taken = written_total_ + in_flight_.size();
   const std::uint64_t oldest = taken - std::min<std::uint64_t>(taken, unacked);
   auto written_at = now;
   for (const auto& [when, offset] : write_marks_) {
@@ -426,13 +428,11 @@ asio::awaitable<std::string> carbon_writer::write_while_connected() {
           asio::buffer(in_flight_.data() + written, in_flight_.size() - written),
           asio::redirect_error(use_awaitable, ec));
       written += n;
-      in_flight_written_ = written;
       if (ec) break;
       if (!ack_timer_armed_) arm_ack_timer(clock::now() + cfg_.user_timeout);
     }
     stall_timer_.cancel();
     in_flight_lines_ = 0;
-    in_flight_written_ = 0;
     if (!ec) {
       remember_written(std::move(in_flight_));
       in_flight_.clear();

@@ -366,6 +366,7 @@ TEST_CASE(
   // the next round after the rule, and the user timeout counts from there.
   const auto silenced_wall = std::chrono::system_clock::now();
   const auto first_unacked = std::chrono::ceil<std::chrono::seconds>(silenced_wall);
+  INFO("the daemon's log: " << test::read_file(dir / "log"));
   REQUIRE(test::wait_until(
       [&] {
         return test::read_file(dir / "log").find("never acknowledged") != std::string::npos;

@@ -163,8 +163,6 @@ class carbon_writer final : public line_writer {
 
   /// Bytes being written now; on failure their unwritten tail goes back.
   std::string in_flight_;
-  /// How much of in_flight_ the kernel has taken so far.
-  std::size_t in_flight_written_ = 0;
   std::size_t in_flight_lines_ = 0;
   /// Increments when a connect() completes, so a late timeout is ignored.
   std::uint64_t connect_attempt_ = 0;
