@@ -37,6 +37,15 @@ bool ended_by_peer(const error_code& ec) {
          ec == asio::error::broken_pipe;
 }
 
+/// Closes a connection whose unacknowledged bytes (`unacked`) are being
+/// sent again elsewhere (a new connection, the spool): a reset makes the
+/// kernel drop them instead of delivering them late, a second time.
+void close_discarding_unacknowledged(tcp::socket& socket, int unacked) {
+  error_code ignored;
+  if (unacked > 0) socket.set_option(asio::socket_base::linger(true, 0), ignored);
+  socket.close(ignored);
+}
+
 int to_int_ms(milliseconds ms) {
   return static_cast<int>(std::min<milliseconds::rep>(ms.count(), 0x7fffffff));
 }
@@ -480,10 +489,12 @@ asio::awaitable<void> carbon_writer::close_gracefully() {
   // answer for counts as delivered, as a clean close would.
   all_acknowledged_ = socket_.is_open() ? unacked <= 0 : unacked_at_last_drop_ == 0;
   if (socket_.is_open()) {
+    unacked_at_last_drop_ = unacked;
     ++connection_id_;
     error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_send, ignored);
-    socket_.close(ignored);
+    // Past the deadline, run() puts the unacknowledged lines back for the spool.
+    close_discarding_unacknowledged(socket_, unacked);
   }
   ack_timer_.cancel();  // a pending timer would keep the io_context running
   ack_timer_armed_ = false;
@@ -569,7 +580,7 @@ asio::awaitable<void> carbon_writer::move_connection() {
   socket_.shutdown(tcp::socket::shutdown_send, ignored);
   unacked_at_last_drop_ = co_await unacknowledged_after(
       clock::now() + std::min<clock::duration>(cfg_.stall_timeout, 5s));
-  socket_.close(ignored);
+  close_discarding_unacknowledged(socket_, unacked_at_last_drop_);
   // The old peer closed cleanly after a FIN, so only what it never
   // acknowledged can be missing there.
   replay_unacknowledged(false);
@@ -581,6 +592,7 @@ asio::awaitable<void> carbon_writer::move_connection() {
 }
 
 asio::awaitable<void> carbon_writer::run() {
+  bool drained = false;
   for (;;) {
     if (finishing_ && (buffer_.empty() || past_deadline())) break;
 
@@ -602,7 +614,21 @@ asio::awaitable<void> carbon_writer::run() {
     backoff_.reset();
 
     auto reason = co_await write_while_connected();
-    if (reason.empty()) break;  // finishing and everything written
+    if (reason.empty()) {
+      // Finishing and everything written: wait for the acknowledgements.
+      co_await close_gracefully();
+      drained = true;
+      if (all_acknowledged_) break;
+      if (past_deadline()) {
+        // Back into the buffer, to be spooled or counted as undelivered.
+        replay_unacknowledged(false);
+        break;
+      }
+      // The connection failed during that wait: what it never acknowledged
+      // is sent again on a new one while the deadline allows.
+      drained = false;
+      reason = peer_close_reason_.empty() ? std::string("connection closed") : peer_close_reason_;
+    }
 
     spdlog::warn("connection to carbon at {} lost: {}; buffering and reconnecting",
                  destinations_[current_].to_string(), reason);
@@ -616,7 +642,7 @@ asio::awaitable<void> carbon_writer::run() {
     co_await sleep_for(backoff_.next());
   }
   move_timer_.cancel();
-  co_await close_gracefully();
+  if (!drained) co_await close_gracefully();
   if (!buffer_.empty())
     spdlog::warn("{} lines could not be delivered to {} before the deadline", buffer_.lines(),
                  describe());

@@ -456,6 +456,62 @@ TEST_CASE("daemon: lines undelivered at SIGTERM are spooled and sent first at th
   CHECK_FALSE(std::filesystem::exists(dir / "state/spool"));  // consumed
 }
 
+TEST_CASE("daemon: rounds carbon never acknowledged by the SIGTERM deadline are spooled too") {
+  // Connected, but carbon's host went silent: the last rounds were written
+  // and never acknowledged. At the deadline they go back to the buffer and
+  // into the spool, and the next start sends them.
+  auto why = test::enter_private_network_namespace();
+  REQUIRE_MESSAGE(why.empty(), why);
+  test::temp_dir dir;
+  std::filesystem::create_directories(dir / "state");
+  auto cfg = config_file(dir, "[daemon]\nshutdown_timeout = 1\nstate_dir = \"" + dir / "state" +
+                                  "\"\n[carbon]\nreconnect_min = 0.2\nreconnect_max = 0.5\n");
+  test::line_sink sink(dir / "sink");
+  const auto carbon = "127.0.0.1:" + std::to_string(sink.port());
+  {
+    test::child first({SOCKPUSH_BINARY, "-c", cfg, "--carbon", carbon, "--interval", "1",
+                       "--prefix", "t"},
+                      {}, dir / "log1");
+    REQUIRE(test::wait_until(
+        [&] { return test::metric(sink.data(), ".tcp.states.listen").values.size() >= 2; },
+        5000ms));
+    test::packet_blackhole blackhole(sink.port());
+    test::sleep_ms(2200);  // two rounds into the silence
+    first.signal(SIGTERM);
+    CHECK(first.wait(10000ms) == 0);
+  }
+  const long long stopped_at = std::time(nullptr);
+  const auto log1 = test::read_file(dir / "log1");
+  INFO(log1);
+  CHECK(log1.find("undelivered lines written to the spool") != std::string::npos);
+  REQUIRE(std::filesystem::exists(dir / "state/spool"));
+  const auto silent_rounds = test::metric(sink.data(), ".tcp.states.listen").values.size();
+
+  test::child second(
+      {SOCKPUSH_BINARY, "-c", cfg, "--carbon", carbon, "--interval", "1", "--prefix", "t"}, {},
+      dir / "log2");
+  REQUIRE(test::wait_until(
+      [&] {
+        return test::metric(sink.data(), ".tcp.states.listen").values.size() >= silent_rounds + 4;
+      },
+      10000ms));
+  second.signal(SIGTERM);
+  CHECK(second.wait(10000ms) == 0);
+  auto ts = test::metric(sink.data(), ".tcp.states.listen").timestamps;
+  // Every round of the first run, the unacknowledged ones included, is
+  // there once; only the restart itself leaves a gap.
+  std::vector<long long> first_run;
+  std::string all;
+  for (auto t : ts) {
+    all += " " + std::to_string(t);
+    if (t <= stopped_at) first_run.push_back(t);
+  }
+  MESSAGE(silent_rounds << " rounds acknowledged before the silence; first run stopped at "
+                        << stopped_at << "; rounds at the sink:" << all);
+  check_consecutive_seconds(first_run);
+  CHECK(first_run.size() >= silent_rounds + 2);
+}
+
 TEST_CASE("daemon: a corrupt or truncated spool is reported, kept aside and skipped") {
   test::temp_dir dir;
   std::filesystem::create_directories(dir / "state");

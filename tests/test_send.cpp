@@ -3,6 +3,12 @@
 
 #include <chrono>
 #include <cstdio>
+#include <memory>
+#include <set>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "support/process.hpp"
 
@@ -152,4 +158,96 @@ TEST_CASE("send: exits 1 with a clear message when carbon is unreachable") {
   CHECK(test::run_capture(std::string(SOCKPUSH_BINARY) + " send host:0 </dev/null 2>&1", &code)
             .find("1 to 65535") != std::string::npos);
   CHECK(code == 2);
+}
+
+TEST_CASE("send: a slow link that keeps acknowledging is not taken for a vanished carbon") {
+  // 140 KB through a 400 kbit/s loopback: the oldest unacknowledged byte is
+  // seconds old while user_timeout is 1 s, but ACKs keep coming, so the
+  // connection is alive and must be kept.
+  auto why = test::enter_private_network_namespace();
+  REQUIRE_MESSAGE(why.empty(), why);
+  int code = -1;
+  auto shaped = test::run_capture(
+      "ip link set lo mtu 1500 && tc qdisc add dev lo root tbf rate 400kbit burst 16kb "
+      "latency 5s 2>&1",
+      &code);
+  REQUIRE_MESSAGE(code == 0, "cannot shape lo with tc: " << shaped);
+  test::temp_dir dir;
+  test::line_sink sink(dir / "sink");
+  const int lines = 4000;
+  std::string input;
+  for (int i = 0; i < lines; ++i)
+    input += "slow.link.value " + std::to_string(i) + " 1700000000\n";
+  test::write_file(dir / "input", input);
+  test::write_file(dir / "sockpush.toml", "[carbon]\nuser_timeout = 1\n");
+  const auto started = std::chrono::steady_clock::now();
+  auto err = test::run_capture(std::string(SOCKPUSH_BINARY) + " send -c " + dir / "sockpush.toml" +
+                                   " --log-level info 127.0.0.1 " + std::to_string(sink.port()) +
+                                   " < " + dir / "input" + " 2>&1",
+                               &code);
+  const auto took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  REQUIRE(test::wait_until(
+      [&] { return test::split_lines(sink.data()).size() >= static_cast<std::size_t>(lines); },
+      10000ms));
+  MESSAGE(input.size() << " bytes took " << took << " s; connections " << sink.connections());
+  INFO(err);
+  CHECK(code == 0);
+  CHECK(took > 1.5);  // the shaping worked: the data outlived user_timeout
+  CHECK(sink.connections() == 1);
+  CHECK(test::split_lines(sink.data()).size() == static_cast<std::size_t>(lines));
+  CHECK(err.find("never acknowledged") == std::string::npos);
+}
+
+TEST_CASE("send: carbon lost while the last lines wait for their ACKs: they go on a new connection") {
+  // The input ends and everything is written; sockpush waits for the
+  // acknowledgements, but carbon's host has gone silent. user_timeout ends
+  // that connection; the lines go again once carbon answers, within
+  // --timeout.
+  auto why = test::enter_private_network_namespace();
+  REQUIRE_MESSAGE(why.empty(), why);
+  test::temp_dir dir;
+  test::line_sink sink(dir / "sink");
+  const auto fifo = dir / "input";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  test::write_file(dir / "sockpush.toml",
+                   "[carbon]\nuser_timeout = 1\nconnect_timeout = 0.5\nreconnect_min = 0.2\n"
+                   "reconnect_max = 0.5\n");
+  test::child send({"sh", "-c",
+                    std::string(SOCKPUSH_BINARY) + " send -c " + dir / "sockpush.toml" +
+                        " --log-level info --timeout 10 127.0.0.1 " + std::to_string(sink.port()) +
+                        " < " + fifo},
+                   {}, dir / "err");
+  int input = -1;
+  // O_NONBLOCK: fails with ENXIO until the shell has opened the reading end.
+  REQUIRE(test::wait_until(
+      [&] { return (input = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK)) >= 0; }, 5000ms));
+  auto lines_of = [](const std::string& name) {
+    std::string text;
+    for (int i = 0; i < 100; ++i) text += name + " " + std::to_string(i) + " 1700000000\n";
+    return text;
+  };
+  auto write_input = [&](const std::string& text) {
+    REQUIRE(::write(input, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+  };
+  write_input(lines_of("before.silence"));
+  REQUIRE(test::wait_until([&] { return test::split_lines(sink.data()).size() >= 100; }, 5000ms));
+  test::packet_blackhole blackhole(sink.port());
+  write_input(lines_of("into.silence"));
+  ::close(input);  // end of input: the last lines are written, then awaited
+  test::sleep_ms(2500);
+  const bool waited = send.running();
+  blackhole.lift();
+  const auto code = send.wait(15000ms);
+  auto err = test::read_file(dir / "err");
+  INFO(err);
+  std::set<std::string> received;
+  for (const auto& line : test::split_lines(sink.data())) received.insert(line);
+  MESSAGE(received.size() << " distinct lines of 200 at the sink over " << sink.connections()
+                          << " connections");
+  CHECK(waited);  // gave neither up nor exited while carbon was silent
+  CHECK(code == 0);
+  CHECK(received.size() == 200);
+  CHECK(err.find("never acknowledged") != std::string::npos);
+  CHECK(err.find("re-sending") != std::string::npos);
 }
