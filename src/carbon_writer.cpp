@@ -189,10 +189,16 @@ void carbon_writer::arm_ack_timer(clock::time_point at) {
   });
 }
 
+void carbon_writer::disarm_ack_timer() {
+  ack_timer_.cancel();
+  ack_timer_armed_ = false;
+}
+
 void carbon_writer::check_acknowledgements() {
+  if (!socket_.is_open()) return;
   const int fd = socket_.native_handle();
   int unacked = 0;
-  if (!socket_.is_open() || ioctl(fd, SIOCOUTQ, &unacked) != 0 || unacked <= 0)
+  if (ioctl(fd, SIOCOUTQ, &unacked) != 0 || unacked <= 0)
     return;  // all acknowledged: the next write arms the timer again
   tcp_info ti{};
   socklen_t len = sizeof ti;
@@ -382,8 +388,7 @@ void carbon_writer::drop_connection(const std::string& reason, bool by_peer) {
   failed_at_ = clock::now();
   ++connection_id_;  // makes every completion of this connection stale
   stall_timer_.cancel();
-  ack_timer_.cancel();
-  ack_timer_armed_ = false;
+  disarm_ack_timer();
   // SIOCOUTQ still answers after a FIN or a reset, until close().
   if (ioctl(socket_.native_handle(), SIOCOUTQ, &unacked_at_last_drop_) != 0)
     unacked_at_last_drop_ = -1;
@@ -496,8 +501,7 @@ asio::awaitable<void> carbon_writer::close_gracefully() {
     // Past the deadline, run() puts the unacknowledged lines back for the spool.
     close_discarding_unacknowledged(socket_, unacked);
   }
-  ack_timer_.cancel();  // a pending timer would keep the io_context running
-  ack_timer_armed_ = false;
+  disarm_ack_timer();  // a pending timer would keep the io_context running
 }
 
 void carbon_writer::start_connection() {
@@ -524,8 +528,7 @@ void carbon_writer::start_connection() {
   last_failure_.clear();
   peer_close_reason_.clear();
   closed_by_peer_ = false;
-  ack_timer_.cancel();
-  ack_timer_armed_ = false;
+  disarm_ack_timer();  // a move left the old connection's armed
   connected_at_ = clock::now();
   asio::co_spawn(io_, watch_peer(connection_id_), [](std::exception_ptr e) {
     if (e) std::rethrow_exception(e);
@@ -617,16 +620,15 @@ asio::awaitable<void> carbon_writer::run() {
     if (reason.empty()) {
       // Finishing and everything written: wait for the acknowledgements.
       co_await close_gracefully();
-      drained = true;
-      if (all_acknowledged_) break;
-      if (past_deadline()) {
-        // Back into the buffer, to be spooled or counted as undelivered.
-        replay_unacknowledged(false);
+      if (all_acknowledged_ || past_deadline()) {
+        // What is still unacknowledged goes back to the buffer, to be
+        // spooled or counted as undelivered.
+        if (!all_acknowledged_) replay_unacknowledged(false);
+        drained = true;
         break;
       }
       // The connection failed during that wait: what it never acknowledged
       // is sent again on a new one while the deadline allows.
-      drained = false;
       reason = peer_close_reason_.empty() ? std::string("connection closed") : peer_close_reason_;
     }
 

@@ -52,8 +52,10 @@ std::string qualified(const std::string& section, const std::string& key) {
   return section + "." + key;
 }
 
+/// `zero_means_off`: only for the error message; read_seconds_or_zero()
+/// has taken 0 already.
 void read_seconds(const toml::value& table, const std::string& section, const std::string& key,
-                  milliseconds& out) {
+                  milliseconds& out, bool zero_means_off = false) {
   const auto* v = find_key(table, key);
   if (!v) return;
   double s = 0;
@@ -66,7 +68,9 @@ void read_seconds(const toml::value& table, const std::string& section, const st
             "expected a number like 5 or 0.5");
   }
   if (!std::isfinite(s) || s <= 0 || s > 86400.0 * 365)
-    fail_at(*v, fmt::format("{} must be more than 0 seconds", qualified(section, key)),
+    fail_at(*v,
+            qualified(section, key) + (zero_means_off ? " must be 0 (off) or more than 0 seconds"
+                                                      : " must be more than 0 seconds"),
             "out of range");
   out = std::chrono::duration_cast<milliseconds>(seconds_d(s));
   if (out.count() == 0)
@@ -82,7 +86,7 @@ void read_seconds_or_zero(const toml::value& table, const std::string& section,
   if ((v->is_integer() && v->as_integer() == 0) || (v->is_floating() && v->as_floating() == 0.0))
     out = milliseconds{0};
   else
-    read_seconds(table, section, key, out);
+    read_seconds(table, section, key, out, true);
 }
 
 void read_string(const toml::value& table, const std::string& section, const std::string& key,

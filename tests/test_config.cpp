@@ -217,5 +217,8 @@ TEST_CASE("config: [send] flush_ms for sockpush send") {
   CHECK(parse_config("[send]\nflush_ms = 0\n", "t").send_flush == milliseconds{0});
   CHECK(parse_config("[send]\nflush_ms = 200\n", "t").send_flush == milliseconds{200});
   CHECK(error_for("[send]\nflush_ms = -5\n").find("send.flush_ms") != std::string::npos);
+  CHECK(error_for("[carbon]\npeer_close_replay_seconds = -1\n")
+            .find("carbon.peer_close_replay_seconds must be 0 (off) or more than 0 seconds") !=
+        std::string::npos);
   CHECK(error_for("[send]\nflush = 5\n").find("unknown key 'flush'") != std::string::npos);
 }

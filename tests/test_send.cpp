@@ -136,6 +136,8 @@ TEST_CASE("send: garbage around valid lines is refused, the valid lines all arri
                                    std::to_string(sink.port()) + " < " + (dir / "in") + " 2>&1",
                                &code);
   CHECK(code == 0);
+  // Acknowledged is not yet written to the sink's file: wait for it.
+  test::wait_until([&] { return test::split_lines(sink.data()).size() >= 4; }, 5000ms);
   auto received = test::split_lines(sink.data());
   REQUIRE(received.size() == 4);
   CHECK(received[0] == "good.one 1 100");
@@ -172,6 +174,10 @@ TEST_CASE("send: a slow link that keeps acknowledging is not taken for a vanishe
       "latency 5s 2>&1",
       &code);
   REQUIRE_MESSAGE(code == 0, "cannot shape lo with tc: " << shaped);
+  // Later tests in this process (a whole-binary run) share the namespace.
+  struct unshape {
+    ~unshape() { test::run_capture("tc qdisc del dev lo root 2>&1; ip link set lo mtu 65536"); }
+  } unshape_at_exit;
   test::temp_dir dir;
   test::line_sink sink(dir / "sink");
   const int lines = 4000;

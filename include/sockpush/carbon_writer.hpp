@@ -119,6 +119,7 @@ class carbon_writer final : public line_writer {
   void count_disconnect(const error_code& ec);
   void arm_stall_timer(std::uint64_t connection_id);
   void arm_ack_timer(clock::time_point at);
+  void disarm_ack_timer();
   /// The ack timer fired: ends the connection if the oldest unacknowledged
   /// byte was written user_timeout ago and nothing was acknowledged since,
   /// else arms the timer for the next moment that could be true.
