@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
-#include "sockpush/conntrack_collector.hpp"
-#include "sockpush/kernel_counters_collector.hpp"
-#include "sockpush/settings_collector.hpp"
-#include "sockpush/tcp_state_collector.hpp"
-#include "sockpush/udp_collector.hpp"
+#include "sockpush/collect/conntrack_collector.hpp"
+#include "sockpush/collect/kernel_counters_collector.hpp"
+#include "sockpush/collect/settings_collector.hpp"
+#include "sockpush/collect/tcp_state_collector.hpp"
+#include "sockpush/collect/udp_collector.hpp"
 
 using namespace sockpush;
 

@@ -11,9 +11,9 @@
 #include <string>
 #include <string_view>
 
-#include "sockpush/canonical_scan.hpp"
-#include "sockpush/line_splitter.hpp"
-#include "sockpush/line_validator.hpp"
+#include "sockpush/intake/canonical_scan.hpp"
+#include "sockpush/intake/line_splitter.hpp"
+#include "sockpush/intake/line_validator.hpp"
 
 namespace {
 

@@ -1,0 +1,63 @@
+// Everything a user can set, with the built-in defaults: each part's own
+// settings plus the daemon's. etc/sockpush.toml
+// documents each key; the CLI overrides the file.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sockpush/carbon/carbon_config.hpp"
+#include "sockpush/collect/collect_config.hpp"
+#include "sockpush/common/config_error.hpp"
+#include "sockpush/intake/intake_config.hpp"
+#include "sockpush/intake/line_validator.hpp"
+
+namespace sockpush {
+
+using seconds_d = std::chrono::duration<double>;
+using std::chrono::milliseconds;
+
+struct config {
+  carbon_config carbon;
+  /// Prefix template for every metric path; `{host}` is the short hostname.
+  std::string prefix = "{host}";
+  /// Time between collection rounds.
+  milliseconds interval{10000};
+  /// Cap on lines waiting for carbon, in bytes.
+  std::size_t buffer_max_bytes = 4 * 1024 * 1024;
+  /// How long SIGTERM/SIGINT or --once may spend delivering what is buffered.
+  milliseconds shutdown_timeout{5000};
+  /// Where undelivered lines are spooled at shutdown; empty: systemd's
+  /// $STATE_DIRECTORY if set, else no spool.
+  std::string state_dir;
+  /// `sockpush send`: its carbon.flush_delay ([send] flush_ms, --flush-ms).
+  milliseconds send_flush{50};
+  /// Path characters outside the safe set in lines from outside.
+  path_policy path_chars = path_policy::reject;
+  std::vector<listen_config> listeners;
+  std::vector<exec_config> exec_jobs;
+  collectors_config collectors;
+  clock_config clock;
+  /// spdlog level name: trace, debug, info, warn, error, critical, off.
+  std::string log_level = "info";
+  /// "stderr" or "syslog".
+  std::string log_target = "stderr";
+};
+
+/// Reads and validates a TOML file. Throws config_error.
+config load_config(const std::string& path);
+
+/// Same, from text (tests, and the file once read); `origin` names it in errors.
+config parse_config(std::string_view text, const std::string& origin);
+
+/// Checks cross-field rules (also after CLI overrides). Throws config_error.
+void validate(const config& cfg);
+
+/// Parses "1", "0.2", "1.5" (seconds) as the CLI and TOML accept them.
+/// Throws config_error for non-numbers, non-finite or non-positive values.
+milliseconds parse_seconds(std::string_view text, std::string_view what);
+
+}  // namespace sockpush

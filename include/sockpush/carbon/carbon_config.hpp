@@ -1,0 +1,76 @@
+// What a user can set for the carbon output ([carbon]), with the defaults.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sockpush/carbon/destination.hpp"
+
+namespace sockpush {
+
+using std::chrono::milliseconds;
+
+/// How lines are spread over several carbon destinations.
+enum class destination_mode {
+  /// All lines to the first destination that works; back to an earlier one
+  /// once it has worked again for `hold_down`.
+  failover,
+  /// Each metric to the carbon-cache that carbon's own consistent-hashing
+  /// relay would choose; one connection per destination.
+  carbon_ch,
+};
+
+struct carbon_config {
+  /// carbon's plaintext receivers in order of preference, parsed from
+  /// "host:port[:instance]" (TOML: `address` or `destinations`; CLI:
+  /// --carbon). None: the lines go to standard output ("-").
+  std::vector<carbon_destination> destinations;
+  destination_mode mode = destination_mode::failover;
+  /// failover: a destination that failed is passed over for this long; a
+  /// recovered earlier one is taken back no sooner than this after it failed.
+  milliseconds hold_down{30000};
+  /// Reconnect this often even when all is well (load balancers, DNS
+  /// changes), opening the new connection before closing the old one. Zero:
+  /// never.
+  milliseconds reconnect_interval{0};
+  milliseconds connect_timeout{5000};
+  /// Backoff ceilings between connection attempts (full jitter below them).
+  milliseconds reconnect_min{500};
+  milliseconds reconnect_max{30000};
+  /// TCP_USER_TIMEOUT: unacknowledged data older than this ends the connection.
+  milliseconds user_timeout{30000};
+  /// Keepalive probes on an idle connection: first after `keepalive_idle`,
+  /// then every `keepalive_interval`, `keepalive_count` unanswered ones end it.
+  milliseconds keepalive_idle{30000};
+  milliseconds keepalive_interval{10000};
+  int keepalive_count = 3;
+  /// SO_SNDBUF: caps what the kernel holds for a peer that stopped reading,
+  /// and so what must be replayed after a failure.
+  std::size_t send_buffer = 131072;
+  /// A write that makes no progress for this long ends the connection.
+  milliseconds stall_timeout{30000};
+  /// After a reconnect, also re-send what was written this long before the
+  /// failure (covers data carbon's kernel acknowledged but carbon never
+  /// stored). Zero: only the bytes the peer never acknowledged.
+  milliseconds replay_window{0};
+  /// When carbon itself ends the connection (FIN or reset: it is stopping),
+  /// also re-send what was written this long before: carbon-cache drops
+  /// the points it read since its last write pass (about a second) when it
+  /// stops. Zero: off.
+  milliseconds peer_close_replay{2000};
+  /// A line may wait this long for the ones after it, so a producer that
+  /// writes line by line fills packets instead of sending one per line.
+  /// Zero: written at once (the daemon's rounds come in whole already).
+  milliseconds flush_delay{0};
+};
+
+/// Parses destinations as written ("host:port[:instance]"; "-" alone: standard
+/// output, which is no destination). Throws config_error naming `key`, the
+/// entry and what is wrong, also for one listed twice in `mode`'s terms.
+std::vector<carbon_destination> parse_destinations(const std::vector<std::string>& texts,
+                                                   destination_mode mode, std::string_view key);
+
+}  // namespace sockpush

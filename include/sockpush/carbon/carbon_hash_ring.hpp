@@ -1,0 +1,41 @@
+// carbon's consistent hashing (RELAY_METHOD = consistent-hashing, hash type
+// carbon_ch, 100 replicas per node), reproduced so that sockpush can feed a
+// carbon cluster without a relay and every metric lands on the same
+// carbon-cache that carbon-relay would have chosen.
+//
+// carbon keys each node by the Python tuple (server, instance) and each
+// replica by "%s:%d" % (node, i), i.e. "('host', 'a'):0" or "('host', None):0".
+// A position is the first 4 hex digits of the MD5 of that text; a taken
+// position moves up by one, so the order of the destinations matters, as it
+// does in carbon's DESTINATIONS.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "sockpush/carbon/destination.hpp"
+
+namespace sockpush {
+
+class carbon_hash_ring {
+ public:
+  /// `nodes` in configuration order; (host, instance) pairs must be unique.
+  explicit carbon_hash_ring(const std::vector<carbon_destination>& nodes, int replicas = 100);
+
+  /// Index into the nodes of the one carbon's relay chooses for `metric`
+  /// (REPLICATION_FACTOR = 1), by the metric path exactly as sent.
+  std::size_t node_for(std::string_view metric) const;
+
+  /// carbon's position for a key: the first 16 bits of its MD5.
+  static std::uint32_t position(std::string_view key);
+
+ private:
+  /// (position, node index), sorted; positions are unique.
+  std::vector<std::pair<std::uint32_t, std::size_t>> ring_;
+};
+
+}  // namespace sockpush

@@ -1,0 +1,43 @@
+// What a user can set for the built-in collectors ([collectors]) and the
+// clock-sanity hold ([clock]).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sockpush {
+
+/// What the built-in collectors gather ([collectors]).
+struct collectors_config {
+  std::vector<std::uint16_t> tcp_local_ports;
+  std::vector<std::uint16_t> tcp_remote_ports;
+  bool tcp_listening_ports = false;
+  bool ephemeral = true;
+  std::size_t ephemeral_top = 5;
+  bool udp = true;
+  bool sockstat = true;
+  bool netstat = true;
+  /// "Group.Name" counters; empty means the built-in list.
+  std::vector<std::string> netstat_counters;
+  bool netstat_rates = false;
+  bool conntrack = true;
+  std::size_t conntrack_top_ports = 5;
+  bool settings = true;
+};
+
+/// When this binary was built (Unix time; SOURCE_DATE_EPOCH if set then).
+std::int64_t build_epoch();
+
+/// Routers without a real-time clock boot in 1970 ([clock]).
+struct clock_config {
+  /// Rounds collected while the system clock reads earlier than this (Unix
+  /// time) are held and sent with corrected timestamps once it is set.
+  /// Default: when this binary was built.
+  std::int64_t not_before = build_epoch();
+  /// Also hold while the kernel says the clock is not NTP-synchronised.
+  bool require_sync = false;
+};
+
+}  // namespace sockpush

@@ -1,0 +1,460 @@
+#include "sockpush/app/config.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <toml.hpp>
+
+#include "sockpush/app/logging.hpp"
+#include "sockpush/common/metric_path.hpp"
+#include "sockpush/intake/listen_address.hpp"
+
+namespace sockpush {
+namespace {
+
+/// Wraps toml11's located message ("--> file / line | text") in our exception.
+[[noreturn]] void fail_at(const toml::value& where, const std::string& what,
+                          const std::string& note, std::vector<std::string> hints = {}) {
+  throw config_error(toml::format_error("[error] " + what, where, note, std::move(hints)));
+}
+
+const toml::value* find_key(const toml::value& table, const std::string& key) {
+  const auto& t = table.as_table();
+  auto it = t.find(key);
+  return it == t.end() ? nullptr : &it->second;
+}
+
+/// Reads one value; `name` is "section.key", for messages.
+using value_reader = std::function<void(const toml::value& value, const std::string& name)>;
+
+/// A key of a section and how its value is read: the one place a key is named.
+struct key_reader {
+  std::string_view key;
+  value_reader read;
+};
+
+/// Reads every key `table` holds with its reader. A key that has none is an
+/// error listing the known ones: a typo must not silently fall back to a
+/// default.
+void read_section(const toml::value& table, std::string_view section,
+                  const std::vector<key_reader>& keys) {
+  for (const auto& [key, value] : table.as_table()) {
+    const key_reader* known = nullptr;
+    for (const auto& k : keys)
+      if (k.key == key) known = &k;
+    if (known) {
+      known->read(value, section.empty() ? key : fmt::format("{}.{}", section, key));
+      continue;
+    }
+    std::string list;
+    for (const auto& k : keys) list += (list.empty() ? "" : ", ") + std::string(k.key);
+    fail_at(value,
+            section.empty() ? fmt::format("unknown key '{}'", key)
+                            : fmt::format("unknown key '{}' in [{}]", key, section),
+            "not a sockpush setting", {"known here: " + list});
+  }
+}
+
+double number_of_seconds(const toml::value& v, const std::string& name) {
+  if (v.is_integer()) return static_cast<double>(v.as_integer());
+  if (v.is_floating()) return v.as_floating();
+  fail_at(v, fmt::format("{} must be a number of seconds", name),
+          "expected a number like 5 or 0.5");
+}
+
+/// Seconds, more than 0; with `zero_is_off`, 0 too (meaning "off").
+value_reader seconds(milliseconds& out, bool zero_is_off = false) {
+  return [&out, zero_is_off](const toml::value& v, const std::string& name) {
+    const double s = number_of_seconds(v, name);
+    if (zero_is_off && s == 0.0) {
+      out = milliseconds{0};
+      return;
+    }
+    if (!std::isfinite(s) || s <= 0 || s > 86400.0 * 365)
+      fail_at(v,
+              name + (zero_is_off ? " must be 0 (off) or more than 0 seconds"
+                                  : " must be more than 0 seconds"),
+              "out of range");
+    out = std::chrono::duration_cast<milliseconds>(seconds_d(s));
+    if (out.count() == 0)
+      fail_at(v, fmt::format("{} must be at least 0.001 seconds", name), "too small");
+  };
+}
+
+value_reader seconds_or_off(milliseconds& out) {
+  return seconds(out, true);
+}
+
+template <typename Int>
+value_reader integer(Int& out, std::int64_t min, std::int64_t max) {
+  return [&out, min, max](const toml::value& v, const std::string& name) {
+    if (!v.is_integer())
+      fail_at(v, fmt::format("{} must be an integer", name), "expected a whole number");
+    const auto value = v.as_integer();
+    if (value < min || value > max)
+      fail_at(v, fmt::format("{} must be between {} and {}", name, min, max), "out of range");
+    out = static_cast<Int>(value);
+  };
+}
+
+value_reader boolean(bool& out) {
+  return [&out](const toml::value& v, const std::string& name) {
+    if (!v.is_boolean()) fail_at(v, fmt::format("{} must be true or false", name), "here");
+    out = v.as_boolean();
+  };
+}
+
+value_reader text(std::string& out) {
+  return [&out](const toml::value& v, const std::string& name) {
+    if (!v.is_string()) fail_at(v, fmt::format("{} must be a string", name), "expected \"...\"");
+    out = v.as_string().str;
+  };
+}
+
+/// One of a few words, each standing for a value of `Enum`.
+template <typename Enum>
+value_reader choice(Enum& out, std::vector<std::pair<std::string_view, Enum>> words) {
+  return [&out, words = std::move(words)](const toml::value& v, const std::string& name) {
+    std::string word;
+    text(word)(v, name);
+    std::string list;
+    for (const auto& [w, value] : words) {
+      if (w == word) {
+        out = value;
+        return;
+      }
+      list += (list.empty() ? "\"" : " or \"") + std::string(w) + "\"";
+    }
+    fail_at(v, fmt::format("{} must be {}", name, list), "here");
+  };
+}
+
+const toml::array& array_of(const toml::value& v, const std::string& name, const char* what,
+                            const char* example) {
+  if (!v.is_array()) fail_at(v, fmt::format("{} must be a list of {}", name, what), example);
+  return v.as_array();
+}
+
+template <typename Int>
+value_reader integer_list(std::vector<Int>& out, std::int64_t min, std::int64_t max) {
+  return [&out, min, max](const toml::value& v, const std::string& name) {
+    out.clear();
+    for (const auto& item : array_of(v, name, "integers", "expected [1, 2]")) {
+      if (!item.is_integer() || item.as_integer() < min || item.as_integer() > max)
+        fail_at(item, fmt::format("{} entries must be integers from {} to {}", name, min, max),
+                "here");
+      out.push_back(static_cast<Int>(item.as_integer()));
+    }
+  };
+}
+
+value_reader text_list(std::vector<std::string>& out) {
+  return [&out](const toml::value& v, const std::string& name) {
+    out.clear();
+    for (const auto& item : array_of(v, name, "strings", "expected [\"a\"]")) {
+      if (!item.is_string()) fail_at(item, fmt::format("{} entries must be strings", name), "here");
+      out.push_back(item.as_string().str);
+    }
+  };
+}
+
+/// Runs a check of a whole value; its config_error points at `key` in
+/// `table` when the value came from the file.
+template <typename Check>
+void check_at(const toml::value* table, const std::string& key, Check check) {
+  const toml::value* where = table ? find_key(*table, key) : nullptr;
+  try {
+    check();
+  } catch (const config_error& e) {
+    if (where) fail_at(*where, e.what(), "here");
+    throw;
+  }
+}
+
+void read_carbon(const toml::value& t, carbon_config& c) {
+  std::string one;
+  std::vector<std::string> listed;
+  read_section(t, "carbon",
+               {{"address", text(one)},
+                {"destinations", text_list(listed)},
+                {"mode", choice(c.mode, {{"failover", destination_mode::failover},
+                                         {"carbon_ch", destination_mode::carbon_ch}})},
+                {"hold_down", seconds(c.hold_down)},
+                {"reconnect_interval", seconds_or_off(c.reconnect_interval)},
+                {"connect_timeout", seconds(c.connect_timeout)},
+                {"reconnect_min", seconds(c.reconnect_min)},
+                {"reconnect_max", seconds(c.reconnect_max)},
+                {"user_timeout", seconds(c.user_timeout)},
+                {"keepalive_idle", seconds(c.keepalive_idle)},
+                {"keepalive_interval", seconds(c.keepalive_interval)},
+                {"keepalive_count", integer(c.keepalive_count, 1, 127)},
+                {"send_buffer", integer(c.send_buffer, 4096, 64 << 20)},
+                {"stall_timeout", seconds(c.stall_timeout)},
+                {"replay_seconds", seconds_or_off(c.replay_window)},
+                {"peer_close_replay_seconds", seconds_or_off(c.peer_close_replay)}});
+  const auto* address = find_key(t, "address");
+  const auto* destinations = find_key(t, "destinations");
+  if (address && destinations)
+    fail_at(*destinations, "carbon.address and carbon.destinations are both set",
+            "keep one: address for one destination, destinations for several");
+  if (!address && !destinations) return;
+  // After the whole section: whether two entries are the same depends on the mode.
+  const char* key = address ? "address" : "destinations";
+  if (address) listed.assign(1, one);
+  check_at(&t, key, [&] {
+    c.destinations = parse_destinations(listed, c.mode, fmt::format("carbon.{}", key));
+  });
+}
+
+std::int64_t unix_time_of(const toml::local_date& d) {
+  std::tm tm{};
+  tm.tm_year = d.year - 1900;
+  tm.tm_mon = d.month;  // toml11's month is 0-based, like tm_mon
+  tm.tm_mday = d.day;
+  return static_cast<std::int64_t>(::timegm(&tm));
+}
+
+void read_clock(const toml::value& t, clock_config& c) {
+  auto not_before = [&c](const toml::value& v, const std::string& name) {
+    if (v.is_local_date())
+      c.not_before = unix_time_of(v.as_local_date());
+    else if (v.is_integer() && v.as_integer() >= 0)
+      c.not_before = v.as_integer();
+    else
+      fail_at(v, name + " must be a date (2024-01-01) or Unix seconds", "here");
+  };
+  read_section(t, "clock", {{"not_before", not_before}, {"require_sync", boolean(c.require_sync)}});
+}
+
+bool is_counter_name(std::string_view name) {
+  auto dot = name.find('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 == name.size()) return false;
+  auto group = name.substr(0, dot), counter = name.substr(dot + 1);
+  return sanitize_path_component(group) == group && sanitize_path_component(counter) == counter;
+}
+
+void read_collectors(const toml::value& t, collectors_config& c) {
+  auto counters = [&c](const toml::value& v, const std::string& name) {
+    text_list(c.netstat_counters)(v, name);
+    for (const auto& counter : c.netstat_counters)
+      if (!is_counter_name(counter))
+        fail_at(v, fmt::format("{}: '{}' is not Group.Name", name, counter),
+                "like \"TcpExt.TW\" or \"Tcp.ActiveOpens\"");
+  };
+  read_section(t, "collectors",
+               {{"tcp_local_ports", integer_list(c.tcp_local_ports, 1, 65535)},
+                {"tcp_remote_ports", integer_list(c.tcp_remote_ports, 1, 65535)},
+                {"tcp_listening_ports", boolean(c.tcp_listening_ports)},
+                {"ephemeral", boolean(c.ephemeral)},
+                {"ephemeral_top", integer(c.ephemeral_top, 0, 1000)},
+                {"udp", boolean(c.udp)},
+                {"sockstat", boolean(c.sockstat)},
+                {"netstat", boolean(c.netstat)},
+                {"netstat_counters", counters},
+                {"netstat_rates", boolean(c.netstat_rates)},
+                {"conntrack", boolean(c.conntrack)},
+                {"conntrack_top_ports", integer(c.conntrack_top_ports, 0, 1000)},
+                {"settings", boolean(c.settings)}});
+}
+
+listen_config read_listener(const toml::value& t) {
+  listen_config l;
+  read_section(t, "listen",
+               {{"address", text(l.address)},
+                {"max_clients", integer(l.max_clients, 1, 10000)},
+                {"idle_timeout", seconds(l.idle_timeout)},
+                {"allow_remote", boolean(l.allow_remote)}});
+  const auto* address = find_key(t, "address");
+  if (!address)
+    fail_at(t, "[[listen]] needs an address", "for example address = \"tcp://127.0.0.1:2003\"");
+  check_at(&t, "address", [&] { check_listen_address(l.address, l.allow_remote); });
+  return l;
+}
+
+exec_config read_exec_job(const toml::value& t) {
+  exec_config job;
+  auto command = [&job](const toml::value& v, const std::string&) {
+    if (!v.is_array() || v.as_array().empty())
+      fail_at(v, "exec.command must be a non-empty array of strings (argv)",
+              "write [\"sh\", \"-c\", \"...\"] to run a shell line");
+    for (const auto& arg : v.as_array()) {
+      if (!arg.is_string()) fail_at(arg, "exec.command must hold only strings", "here");
+      job.command.push_back(arg.as_string().str);
+    }
+    if (job.command.front().empty()) fail_at(v, "exec.command[0] is empty", "here");
+  };
+  read_section(t, "exec",
+               {{"name", text(job.name)},
+                {"command", command},
+                {"interval", seconds(job.interval)},
+                {"timeout", seconds(job.timeout)},
+                {"prefix", boolean(job.prefix)}});
+  const auto* argv = find_key(t, "command");
+  if (!argv)
+    fail_at(t, "[[exec]] needs a command", "for example command = [\"/usr/bin/probe\", \"--x\"]");
+  if (!find_key(t, "name"))
+    job.name = job.command.front().substr(job.command.front().rfind('/') + 1);
+  if (job.name.empty() || sanitize_path_component(job.name) != job.name)
+    fail_at(find_key(t, "name") ? *find_key(t, "name") : *argv,
+            fmt::format("exec job name '{}' must be one metric path component", job.name),
+            "only letters, digits, '_' and '-'", {"set name = \"...\" for this job"});
+  return job;
+}
+
+/// [[name]] tables: an array of tables, each handled by `read_one`.
+template <typename ReadOne>
+void read_table_array(const toml::value& v, const std::string& name, ReadOne read_one) {
+  if (!v.is_array())
+    fail_at(v, fmt::format("'{}' must be written as [[{}]] tables", name, name), "here");
+  for (const auto& item : v.as_array()) {
+    if (!item.is_table())
+      fail_at(item, fmt::format("each [[{}]] entry must be a table", name), "here");
+    read_one(item);
+  }
+}
+
+/// A [section]: its table handed to `read`.
+value_reader section(std::function<void(const toml::value&)> read) {
+  return [read = std::move(read)](const toml::value& v, const std::string& name) {
+    if (!v.is_table()) fail_at(v, fmt::format("[{}] must be a table", name), "here");
+    read(v);
+  };
+}
+
+void read_exec_jobs(const toml::value& v, std::vector<exec_config>& jobs) {
+  read_table_array(v, "exec", [&](const toml::value& t) {
+    auto job = read_exec_job(t);
+    for (const auto& other : jobs)
+      if (other.name == job.name)
+        fail_at(t, fmt::format("two [[exec]] jobs are named '{}'", job.name), "second one here",
+                {"give one of them name = \"...\""});
+    jobs.push_back(std::move(job));
+  });
+}
+
+void read_root(const toml::value& root, config& cfg) {
+  std::int64_t flush_ms = cfg.send_flush.count();
+  read_section(
+      root, "",
+      {{"carbon", section([&](const auto& t) { read_carbon(t, cfg.carbon); })},
+       {"collect", section([&](const auto& t) {
+          read_section(t, "collect",
+                       {{"interval", seconds(cfg.interval)}, {"prefix", text(cfg.prefix)}});
+        })},
+       {"buffer", section([&](const auto& t) {
+          read_section(t, "buffer",
+                       {{"max_bytes", integer(cfg.buffer_max_bytes, 4096, std::int64_t{1} << 32)}});
+        })},
+       {"daemon", section([&](const auto& t) {
+          read_section(t, "daemon",
+                       {{"shutdown_timeout", seconds(cfg.shutdown_timeout)},
+                        {"state_dir", text(cfg.state_dir)}});
+        })},
+       {"send", section([&](const auto& t) {
+          read_section(t, "send", {{"flush_ms", integer(flush_ms, 0, 10000)}});
+        })},
+       {"input", section([&](const auto& t) {
+          read_section(
+              t, "input",
+              {{"path_chars", choice(cfg.path_chars, {{"reject", path_policy::reject},
+                                                      {"sanitise", path_policy::sanitise},
+                                                      {"sanitize", path_policy::sanitise}})}});
+        })},
+       {"log", section([&](const auto& t) {
+          read_section(t, "log",
+                       {{"level", text(cfg.log_level)}, {"target", text(cfg.log_target)}});
+        })},
+       {"collectors", section([&](const auto& t) { read_collectors(t, cfg.collectors); })},
+       {"clock", section([&](const auto& t) { read_clock(t, cfg.clock); })},
+       {"listen",
+        [&](const toml::value& v, const std::string&) {
+          read_table_array(v, "listen",
+                           [&](const auto& t) { cfg.listeners.push_back(read_listener(t)); });
+        }},
+       {"exec",
+        [&](const toml::value& v, const std::string&) { read_exec_jobs(v, cfg.exec_jobs); }}});
+  cfg.send_flush = milliseconds{flush_ms};
+}
+
+}  // namespace
+
+milliseconds parse_seconds(std::string_view text, std::string_view what) {
+  double s = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), s);
+  if (ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(s) || s <= 0)
+    throw config_error(fmt::format("{}: '{}' is not a positive number of seconds", what, text));
+  auto ms = std::chrono::duration_cast<milliseconds>(seconds_d(s));
+  if (ms.count() == 0) throw config_error(fmt::format("{}: must be at least 0.001 s", what));
+  return ms;
+}
+
+void validate(const config& cfg) {
+  try {
+    (void)expand_prefix(cfg.prefix, "host");
+  } catch (const std::invalid_argument& e) {
+    throw config_error(fmt::format("collect.prefix '{}': {}", cfg.prefix, e.what()));
+  }
+  if (cfg.carbon.reconnect_max < cfg.carbon.reconnect_min)
+    throw config_error("carbon.reconnect_max must not be less than carbon.reconnect_min");
+  if (!is_log_level(cfg.log_level))
+    throw config_error(
+        fmt::format("log.level '{}' is not one of trace, debug, info, warn, error, critical, off",
+                    cfg.log_level));
+  if (cfg.log_target != "stderr" && cfg.log_target != "syslog")
+    throw config_error(fmt::format("log.target '{}' is not stderr or syslog", cfg.log_target));
+}
+
+config parse_config(std::string_view text, const std::string& origin) {
+  toml::value root;
+  try {
+    std::istringstream in{std::string(text)};
+    root = toml::parse(in, origin);
+  } catch (const toml::exception& e) {
+    throw config_error(e.what());
+  }
+  config cfg;
+  read_root(root, cfg);
+  // Whole-value checks, reported at the offending key (the one that decides
+  // it: the later of a pair) when it came from the file.
+  auto table = [&](const char* name) { return find_key(root, name); };
+  check_at(table("collect"), "prefix", [&] {
+    config only;
+    only.prefix = cfg.prefix;
+    validate(only);
+  });
+  check_at(table("carbon"), "reconnect_max", [&] {
+    config only;
+    only.carbon = cfg.carbon;
+    validate(only);
+  });
+  check_at(table("log"), "target", [&] {
+    config only;
+    only.log_target = cfg.log_target;
+    validate(only);
+  });
+  check_at(table("log"), "level", [&] {
+    config only;
+    only.log_level = cfg.log_level;
+    validate(only);
+  });
+  return cfg;
+}
+
+config load_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw config_error(fmt::format("cannot open config file {}: {}", path, std::strerror(errno)));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw config_error(fmt::format("cannot read config file {}", path));
+  return parse_config(text.str(), path);
+}
+
+}  // namespace sockpush

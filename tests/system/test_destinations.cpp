@@ -1,0 +1,325 @@
+// Several carbon destinations with real carbon-caches: failover and
+// fail-back, carbon_ch placement checked by carbon's own hashing code, and
+// make-before-break moves (reconnect_interval) against a line sink.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "support/carbon_cache.hpp"
+#include "support/process.hpp"
+
+using namespace std::chrono_literals;
+using test::carbon_cache;
+
+namespace {
+
+const std::string fixed_size_rounds = "[collectors]\nephemeral_top = 0\nconntrack_top_ports = 0\n";
+
+/// Seconds in [from, to] with a point in neither `a` nor `b`.
+std::vector<long long> gaps(const std::map<long long, double>& a,
+                            const std::map<long long, double>& b, long long from, long long to) {
+  std::vector<long long> missing;
+  for (long long ts = from; ts <= to; ++ts)
+    if (!a.count(ts) && !b.count(ts)) missing.push_back(ts);
+  return missing;
+}
+
+std::string join(const std::vector<long long>& v) {
+  std::string out;
+  for (auto x : v) out += " " + std::to_string(x);
+  return out;
+}
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "destinations: failover to a second carbon-cache and fail-back after hold_down, none lost") {
+  test::temp_dir dir;
+  carbon_cache primary(dir, "primary", 0);
+  carbon_cache secondary(dir, "secondary", 1);
+  // Default settings: the peer-close replay covers the second carbon-cache
+  // drops itself at SIGTERM (see the end-to-end restart test).
+  test::write_file(
+      dir / "sockpush.toml",
+      "[carbon]\ndestinations = [\"" + primary.address() + "\", \"" + secondary.address() +
+          "\"]\nhold_down = 3\nreconnect_min = 0.2\nreconnect_max = 1\n" + fixed_size_rounds);
+  const long long start = time(nullptr);
+  test::child daemon(
+      {SOCKPUSH_BINARY, "-c", dir / "sockpush.toml", "--interval", "1", "--prefix", "fo"}, {},
+      dir / "log");
+  test::sleep_ms(5000);
+  primary.stop();
+  const long long failed = time(nullptr);
+  test::sleep_ms(5000);
+  primary.start();
+  const long long back = time(nullptr);
+  // The primary was passed over at `failed`; it is tried again every 3 s
+  // and the connection moves back once it answers.
+  REQUIRE(test::wait_until(
+      [&] { return test::read_file(dir / "log").find("fail-back") != std::string::npos; },
+      15000ms));
+  test::sleep_ms(4000);
+  daemon.signal(SIGTERM);
+  REQUIRE(daemon.wait(15000ms) == 0);
+  const long long end = time(nullptr);
+
+  std::map<long long, double> on_primary, on_secondary;
+  test::wait_until(
+      [&] {
+        on_primary = primary.fetch("fo.tcp.states.listen", start - 1, end + 1);
+        on_secondary = secondary.fetch("fo.tcp.states.listen", start - 1, end + 1);
+        return !on_primary.empty() && on_primary.rbegin()->first >= end - 2;
+      },
+      15000ms);
+  REQUIRE(!on_primary.empty());
+  REQUIRE(!on_secondary.empty());
+  const long long first = std::min(on_primary.begin()->first, on_secondary.begin()->first);
+  const long long last = on_primary.rbegin()->first;
+  auto missing = gaps(on_primary, on_secondary, first, last);
+  auto log = test::read_file(dir / "log");
+  MESSAGE("points " << first << ".." << last << ": primary " << on_primary.size() << ", secondary "
+                    << on_secondary.size() << " (" << on_secondary.begin()->first << ".."
+                    << on_secondary.rbegin()->first << "), missing:" << join(missing)
+                    << "; primary failed at " << failed << ", back at " << back << "\n"
+                    << log);
+  CHECK(missing.empty());
+  CHECK(last - first + 1 >= 12);
+  // The secondary had the rounds while the primary was away, and only then.
+  CHECK(on_secondary.begin()->first >= failed - 4);
+  CHECK(on_secondary.rbegin()->first <= end);
+  // Rounds after the fail-back are on the primary again.
+  CHECK(on_primary.rbegin()->first > on_secondary.rbegin()->first);
+  CHECK(count_of(log, "moved the connection") == 1);
+  // Per-destination self-metrics, read back from the primary.
+  const auto secondary_name = "127_0_0_1_" + std::to_string(secondary.line_port());
+  auto sent_secondary =
+      primary.fetch("fo.sockpush.destinations." + secondary_name + ".sent_lines", start, end + 1);
+  REQUIRE(!sent_secondary.empty());
+  CHECK(sent_secondary.rbegin()->second > 0);
+}
+
+TEST_CASE(
+    "destinations: carbon_ch puts each metric on the carbon-cache carbon's relay would choose") {
+  test::temp_dir dir;
+  carbon_cache a(dir, "a", 0);
+  carbon_cache b(dir, "b", 1);
+  const std::string list = a.address() + ":a," + b.address() + ":b";
+  test::write_file(dir / "sockpush.toml",
+                   "[carbon]\nmode = \"carbon_ch\"\ndestinations = [\"" + a.address() + ":a\", \"" +
+                       b.address() +
+                       ":b\"]\nreplay_seconds = 5\nreconnect_min = 0.2\nreconnect_max = 1\n" +
+                       fixed_size_rounds);
+  const long long start = time(nullptr);
+  test::child daemon(
+      {SOCKPUSH_BINARY, "-c", dir / "sockpush.toml", "--interval", "1", "--prefix", "ch"}, {},
+      dir / "log");
+  test::sleep_ms(4000);
+  // b goes away for 3 s: its share waits (and is replayed), a's keeps flowing.
+  b.kill();
+  const long long b_down = time(nullptr);
+  test::sleep_ms(3000);
+  b.start();
+  test::sleep_ms(5000);
+  daemon.signal(SIGTERM);
+  REQUIRE(daemon.wait(15000ms) == 0);
+  const long long end = time(nullptr);
+  test::sleep_ms(2500);  // carbon writes its cache every second
+
+  auto on_a = a.metric_paths();
+  auto on_b = b.metric_paths();
+  std::set<std::string> both;
+  for (const auto& p : on_a)
+    if (std::find(on_b.begin(), on_b.end(), p) != on_b.end()) both.insert(p);
+  MESSAGE(on_a.size() << " metrics on a, " << on_b.size() << " on b, " << both.size()
+                      << " on both");
+  CHECK(both.empty());
+  CHECK(on_a.size() >= 10);
+  CHECK(on_b.size() >= 10);
+
+  // carbon's own ring, from the installed graphite-carbon, judges every file.
+  std::string names;
+  for (const auto& p : on_a) names += "a " + p + "\n";
+  for (const auto& p : on_b) names += "b " + p + "\n";
+  test::write_file(dir / "placed", names);
+  test::write_file(dir / "judge.py", R"(import sys
+sys.path.insert(0, '/usr/lib/python3/dist-packages')
+from carbon.hashing import ConsistentHashRing
+from carbon.util import parseDestinations
+nodes = [(server, instance) for server, port, instance in parseDestinations(sys.argv[2].split(','))]
+ring = ConsistentHashRing(nodes)
+wrong = 0
+for line in open(sys.argv[1]).read().split('\n')[:-1]:
+    where, name = line.split(' ')
+    if ring.get_node(name)[1] != where:
+        wrong += 1
+        print('misplaced', where, name)
+print('wrong', wrong)
+)");
+  int rc = 0;
+  auto verdict = test::run_capture(
+      "/usr/bin/python3 " + dir / "judge.py" + " " + dir / "placed" + " " + list, &rc);
+  REQUIRE(rc == 0);
+  MESSAGE("carbon's hashing.py: " << verdict);
+  CHECK(verdict.find("wrong 0\n") != std::string::npos);
+
+  // Every round of a metric on b arrived despite b's outage; a never paused.
+  auto series_on = [&](carbon_cache& cache, const std::vector<std::string>& paths) {
+    for (const auto& p : paths)
+      if (p.find(".tcp.states.") != std::string::npos) return cache.fetch(p, start - 1, end + 1);
+    return std::map<long long, double>{};
+  };
+  auto a_points = series_on(a, on_a);
+  auto b_points = series_on(b, on_b);
+  REQUIRE(a_points.size() >= 2);
+  REQUIRE(b_points.size() >= 2);
+  auto a_missing = gaps(a_points, {}, a_points.begin()->first, a_points.rbegin()->first);
+  auto b_missing = gaps(b_points, {}, b_points.begin()->first, b_points.rbegin()->first);
+  MESSAGE("a: " << a_points.size() << " points, missing:" << join(a_missing)
+                << "; b: " << b_points.size() << " points, missing:" << join(b_missing)
+                << "; b down at " << b_down);
+  CHECK(a_missing.empty());
+  CHECK(b_missing.empty());
+  CHECK(b_points.rbegin()->first >= end - 2);
+}
+
+TEST_CASE("destinations: reconnect_interval moves the connection make-before-break, no line lost") {
+  test::temp_dir dir;
+  test::line_sink sink(dir / "sink");
+  test::write_file(dir / "sockpush.toml", "[carbon]\nreconnect_interval = 1\n" + fixed_size_rounds);
+  test::child daemon(
+      {SOCKPUSH_BINARY, "-c", dir / "sockpush.toml", "--carbon",
+       "127.0.0.1:" + std::to_string(sink.port()), "--interval", "0.2", "--prefix", "mv"},
+      {}, dir / "log");
+  REQUIRE(test::wait_until(
+      [&] { return test::metric(sink.data(), ".sockpush.sent_lines").values.size() >= 30; },
+      20000ms));
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(10000ms) == 0);
+  auto data = sink.data();
+  auto log = test::read_file(dir / "log");
+  auto sent = test::metric(data, ".sockpush.sent_lines").values;
+  auto collected = test::metric(data, ".sockpush.collected_lines").values;
+  const auto moves = count_of(log, "moved the connection");
+  MESSAGE(sink.connections() << " connections, " << moves << " moves, " << sent.size()
+                             << " rounds");
+  CHECK(sink.connections() >= 4);
+  CHECK(moves + 1 == sink.connections());
+  CHECK(count_of(log, "re-sending") == 0);  // each old connection drained first
+  // Every round once, in order: round k reports the lines of rounds 0..k-1
+  // as collected, and all of them sent (nothing lost, nothing twice).
+  REQUIRE(sent.size() == collected.size());
+  const auto per_round = collected.size() > 1 ? collected[1] : 0;
+  CHECK(per_round >= 15);
+  for (std::size_t k = 0; k < sent.size(); ++k) {
+    CHECK(collected[k] == static_cast<long long>(k) * per_round);
+    CHECK(sent[k] == collected[k]);
+  }
+  CHECK(test::split_lines(data).size() == sent.size() * static_cast<std::size_t>(per_round));
+}
+
+TEST_CASE("destinations: a DNS change is followed at the next reconnect_interval move") {
+  // The name resolves through a hosts file that only sockpush sees: it
+  // runs in a private mount namespace with that file bound over /etc/hosts.
+  test::temp_dir dir;
+  test::line_sink old_home(dir / "old", 0, false, "127.0.0.2");
+  test::line_sink new_home(dir / "new", old_home.port(), false, "127.0.0.3");
+  const auto hosts = dir / "hosts";
+  test::write_file(hosts, "127.0.0.2 carbon.sockpush.test\n");
+  test::write_file(dir / "sockpush.toml", "[carbon]\nreconnect_interval = 1\n" + fixed_size_rounds);
+  const std::string run = "mount --bind " + hosts + " /etc/hosts && exec " + SOCKPUSH_BINARY +
+                          " -c " + dir / "sockpush.toml" +
+                          " --carbon carbon.sockpush.test:" + std::to_string(old_home.port()) +
+                          " --interval 0.2 --prefix dns";
+  test::child daemon({"unshare", "--mount", "sh", "-c", run}, {}, dir / "log");
+  REQUIRE(test::wait_until(
+      [&] { return test::metric(old_home.data(), ".sockpush.sent_lines").values.size() >= 5; },
+      10000ms));
+  // The same inode, new content: what the bind mount shows changes too.
+  test::write_file(hosts, "127.0.0.3 carbon.sockpush.test\n");
+  REQUIRE(test::wait_until(
+      [&] { return test::metric(new_home.data(), ".sockpush.sent_lines").values.size() >= 5; },
+      10000ms));
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(10000ms) == 0);
+  auto log = test::read_file(dir / "log");
+  MESSAGE(log);
+  CHECK(log.find("(127.0.0.3)") != std::string::npos);
+  // No round lost or repeated across the move: each collected_lines value
+  // 0, n, 2n, ... arrived exactly once at one of the two.
+  std::vector<long long> collected;
+  for (auto* sink : {&old_home, &new_home})
+    for (auto v : test::metric(sink->data(), ".sockpush.collected_lines").values)
+      collected.push_back(v);
+  std::sort(collected.begin(), collected.end());
+  REQUIRE(collected.size() >= 10);
+  const auto per_round = collected[1];
+  for (std::size_t k = 0; k < collected.size(); ++k)
+    CHECK(collected[k] == static_cast<long long>(k) * per_round);
+  CHECK(new_home.connections() >= 1);
+}
+
+TEST_CASE(
+    "destinations: a primary that vanishes without FIN or RST fails over, unacknowledged lines "
+    "included") {
+  auto why = test::enter_private_network_namespace();
+  REQUIRE_MESSAGE(why.empty(), why);
+  test::temp_dir dir;
+  test::line_sink primary(dir / "primary");
+  test::line_sink secondary(dir / "secondary");
+  test::write_file(dir / "sockpush.toml",
+                   "[carbon]\ndestinations = [\"127.0.0.1:" + std::to_string(primary.port()) +
+                       "\", \"127.0.0.1:" + std::to_string(secondary.port()) +
+                       "\"]\nuser_timeout = 2\nconnect_timeout = 1\nhold_down = 60\n"
+                       "reconnect_min = 0.2\nreconnect_max = 0.5\n" +
+                       fixed_size_rounds);
+  test::child daemon(
+      {SOCKPUSH_BINARY, "-c", dir / "sockpush.toml", "--interval", "0.5", "--prefix", "gone"}, {},
+      dir / "log");
+  REQUIRE(test::wait_until(
+      [&] { return test::metric(primary.data(), ".sockpush.sent_lines").values.size() >= 4; },
+      5000ms));
+  // The primary's host loses power: every packet to it is dropped.
+  test::packet_blackhole blackhole(primary.port());
+  const auto silenced = std::chrono::steady_clock::now();
+  REQUIRE(test::wait_until(
+      [&] { return test::metric(secondary.data(), ".sockpush.sent_lines").values.size() >= 1; },
+      15000ms));
+  const auto failed_over =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - silenced).count();
+  // Rounds collected after the failover report the re-sent lines.
+  auto most_replayed = [&] {
+    auto values = test::metric(secondary.data(), ".sockpush.replayed_lines").values;
+    return values.empty() ? 0LL : *std::max_element(values.begin(), values.end());
+  };
+  CHECK(test::wait_until([&] { return most_replayed() > 0; }, 5000ms));
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(10000ms) == 0);
+  blackhole.lift();
+
+  // Every round, by its collected_lines value, reached one of the two; the
+  // ones the primary never acknowledged were re-sent to the secondary.
+  std::set<long long> collected;
+  for (auto* sink : {&primary, &secondary})
+    for (auto v : test::metric(sink->data(), ".sockpush.collected_lines").values)
+      collected.insert(v);
+  std::vector<long long> rounds(collected.begin(), collected.end());
+  REQUIRE(rounds.size() >= 8);
+  const auto per_round = rounds[1];
+  for (std::size_t k = 0; k < rounds.size(); ++k)
+    CHECK(rounds[k] == static_cast<long long>(k) * per_round);
+  auto log = test::read_file(dir / "log");
+  MESSAGE("failed over " << failed_over << " s after the primary went silent; " << rounds.size()
+                         << " rounds, " << most_replayed() << " lines re-sent to the secondary\n"
+                         << log);
+  CHECK(failed_over < 6.0);  // user_timeout 2 s after the next unacknowledged round
+  CHECK(log.find("never acknowledged (user_timeout 2000 ms)") != std::string::npos);
+}
