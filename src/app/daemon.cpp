@@ -270,7 +270,6 @@ int daemon::run() {
     asio::co_spawn(io_, ping_watchdog(), rethrow_if_failed);
   asio::co_spawn(io_, writer_->run(), [this](std::exception_ptr e) {
     rethrow_if_failed(e);
-    writer_done_ = true;
     // Without a stop request the writer only ends when its output is gone
     // (stdout closed): nothing collected from now on could go anywhere.
     if (!stopping_) writer_lost_output_ = true;

@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
     switch (action.what) {
       case sockpush::cli_action::kind::print_and_exit:
         std::fputs(action.message.c_str(), stdout);
-        return action.exit_code;
+        return 0;
       case sockpush::cli_action::kind::check_config:
         fmt::print("{}: OK\n", action.message);
         return 0;

@@ -5,7 +5,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include <array>
+#include <boost/crc.hpp>
+
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -18,17 +19,6 @@ namespace sockpush {
 namespace {
 
 constexpr std::string_view magic = "sockpush-spool 1 ";
-
-constexpr std::array<std::uint32_t, 256> crc_table() {
-  std::array<std::uint32_t, 256> table{};
-  for (std::uint32_t n = 0; n < 256; ++n) {
-    std::uint32_t c = n;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320U ^ (c >> 1) : c >> 1;
-    table[n] = c;
-  }
-  return table;
-}
-constexpr auto crc_lookup = crc_table();
 
 bool write_all(int fd, std::string_view data) {
   while (!data.empty()) {
@@ -43,9 +33,9 @@ bool write_all(int fd, std::string_view data) {
 }  // namespace
 
 std::uint32_t crc32(std::string_view data) {
-  std::uint32_t c = 0xFFFFFFFFU;
-  for (char ch : data) c = crc_lookup[(c ^ static_cast<unsigned char>(ch)) & 0xFF] ^ (c >> 8);
-  return c ^ 0xFFFFFFFFU;
+  boost::crc_32_type crc;
+  crc.process_bytes(data.data(), data.size());
+  return crc.checksum();
 }
 
 spool::spool(std::string directory) : directory_(std::move(directory)) {

@@ -1,18 +1,19 @@
 #include "sockpush/collect/sock_diag.hpp"
 
-#include "sockpush/collect/proc_files.hpp"
-
 #include <arpa/inet.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <system_error>
+
+#include "sockpush/collect/proc_files.hpp"
 
 namespace sockpush {
 namespace {
@@ -182,6 +183,37 @@ void read_proc_net(const char* path, std::uint8_t family, const socket_visitor& 
       path, [&](std::string_view lines) { detail::parse_proc_net_lines(lines, family, visit); });
   if (!opened && errno != ENOENT)  // no file: no IPv6
     throw std::system_error(errno, std::generic_category(), path);
+}
+
+socket_table::socket_table(std::uint8_t protocol, bool force_proc) : protocol_(protocol) {
+  if (force_proc || !netlink_.available()) {
+    if (!force_proc)
+      spdlog::info("sock_diag netlink unavailable ({}); counting {} sockets from /proc/net",
+                   netlink_.open_error(), protocol_ == IPPROTO_TCP ? "TCP" : "UDP");
+    source_ = source::proc;
+  }
+}
+
+void socket_table::visit(std::uint32_t states, const socket_visitor& visit,
+                         const std::function<void()>& start_over) {
+  const bool tcp = protocol_ == IPPROTO_TCP;
+  if (source_ == source::sock_diag) {
+    const bool ok = netlink_.dump(AF_INET, protocol_, states, visit);
+    // Without the tcp_diag or udp_diag module the kernel answers
+    // "unsupported" even for IPv4, which would read as no sockets.
+    if (ok && !netlink_.last_unsupported() && netlink_.dump(AF_INET6, protocol_, states, visit))
+      return;
+    if (ok)
+      spdlog::info("no {}_diag in this kernel; counting {} sockets from /proc/net/{}",
+                   tcp ? "tcp" : "udp", tcp ? "TCP" : "UDP", tcp ? "tcp" : "udp");
+    else
+      spdlog::warn("sock_diag dump failed ({}); counting {} sockets from /proc/net/{} from now on",
+                   std::strerror(errno), tcp ? "TCP" : "UDP", tcp ? "tcp" : "udp");
+    source_ = source::proc;
+    start_over();
+  }
+  read_proc_net(tcp ? "/proc/net/tcp" : "/proc/net/udp", AF_INET, visit);
+  read_proc_net(tcp ? "/proc/net/tcp6" : "/proc/net/udp6", AF_INET6, visit);
 }
 
 }  // namespace sockpush

@@ -3,14 +3,10 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <netinet/in.h>
-#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
-#include <system_error>
 
 #include "sockpush/common/metric_path.hpp"
 
@@ -45,15 +41,9 @@ std::size_t tcp_state_collector::destination_hash::operator()(const destination_
 }
 
 tcp_state_collector::tcp_state_collector(tcp_collector_options options, bool force_proc)
-    : options_(std::move(options)) {
+    : options_(std::move(options)), sockets_(IPPROTO_TCP, force_proc) {
   for (auto p : options_.local_ports) tracked_local_.set(p);
   for (auto p : options_.remote_ports) tracked_remote_.set(p);
-  if (force_proc || !netlink_.available()) {
-    if (!force_proc)
-      spdlog::info("sock_diag netlink unavailable ({}); counting TCP sockets from /proc/net/tcp",
-                   netlink_.open_error());
-    method_ = method::proc;
-  }
 }
 
 void tcp_state_collector::visit(const socket_record& s) {
@@ -77,34 +67,21 @@ void tcp_state_collector::visit(const socket_record& s) {
   }
 }
 
-void tcp_state_collector::scan() {
+void tcp_state_collector::reset_counts() {
   states_ = {};
   listening_.reset();
   for (auto p : options_.local_ports) local_counts_[p] = {};
   for (auto p : options_.remote_ports) remote_counts_[p] = {};
   server_port_counts_.clear();
   destinations_.clear();  // keeps its buckets: no rehashing round after round
+}
+
+void tcp_state_collector::scan() {
+  reset_counts();
   // Read every round: someone may widen the range to fight exhaustion.
   if (options_.ephemeral || options_.listening_ports) ephemeral_ = read_ephemeral_ports();
-
-  socket_visitor visitor = [this](const socket_record& s) { visit(s); };
-  if (method_ == method::sock_diag) {
-    bool ok = netlink_.dump(AF_INET, IPPROTO_TCP, all_socket_states, visitor);
-    if (ok && !netlink_.last_unsupported() &&
-        netlink_.dump(AF_INET6, IPPROTO_TCP, all_socket_states, visitor))
-      return;
-    if (ok)
-      spdlog::info("no tcp_diag in this kernel; counting TCP sockets from /proc/net/tcp");
-    else
-      spdlog::warn(
-          "sock_diag dump failed ({}); counting TCP sockets from /proc/net/tcp from now on",
-          std::strerror(errno));
-    method_ = method::proc;
-    scan();
-    return;
-  }
-  read_proc_net("/proc/net/tcp", AF_INET, visitor);
-  read_proc_net("/proc/net/tcp6", AF_INET6, visitor);
+  sockets_.visit(
+      all_socket_states, [this](const socket_record& s) { visit(s); }, [this] { reset_counts(); });
 }
 
 std::vector<destination_usage> tcp_state_collector::busiest_destinations() const {

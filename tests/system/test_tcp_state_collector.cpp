@@ -105,9 +105,9 @@ TEST_CASE("kernel: 10,500 TIME_WAIT and 300 ESTABLISHED sockets counted like soc
   CHECK((all_there || sockstat_tw() >= setup_at_least));
 
   tcp_state_collector netlink;
-  REQUIRE(netlink.source() == tcp_state_collector::method::sock_diag);
+  REQUIRE(netlink.source() == socket_table::source::sock_diag);
   tcp_state_collector proc({}, true);
-  REQUIRE(proc.source() == tcp_state_collector::method::proc);
+  REQUIRE(proc.source() == socket_table::source::proc);
 
   auto counted = netlink.count();
   auto tw = sockstat_tw();

@@ -20,7 +20,6 @@ struct cli_action {
   config cfg;
   bool once = false;
   std::string message;  ///< For print_and_exit (version, help).
-  int exit_code = 0;
 };
 
 /// Parses argv, loads the config file if any and applies the overrides.

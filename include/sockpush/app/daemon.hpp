@@ -78,7 +78,6 @@ class daemon {
   /// Lines of collection rounds put into the buffer, for the self-metric.
   std::uint64_t collected_lines_ = 0;
   bool stopping_ = false;
-  bool writer_done_ = false;
   bool writer_lost_output_ = false;
 };
 

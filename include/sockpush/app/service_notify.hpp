@@ -8,7 +8,6 @@
 #include <chrono>
 #include <optional>
 #include <string>
-#include <string_view>
 
 namespace sockpush {
 
@@ -28,7 +27,6 @@ class service_notifier {
   void reloading() { send("RELOADING=1"); }
   void stopping() { send("STOPPING=1"); }
   void watchdog() { send("WATCHDOG=1"); }
-  void status(std::string_view text) { send("STATUS=" + std::string(text)); }
 
   /// Sends one raw message ("KEY=value\n..."). Failures are ignored: the
   /// service manager going away must not take the daemon with it.

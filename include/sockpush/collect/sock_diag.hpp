@@ -56,6 +56,30 @@ class sock_diag_socket {
   bool unsupported_ = false;
 };
 
+/// One protocol's sockets of both families: sock_diag dumps where the kernel
+/// has them, else /proc/net/{tcp,udp}{,6} (from the first failure on, for good).
+class socket_table {
+ public:
+  enum class source { sock_diag, proc };
+
+  /// `protocol`: IPPROTO_TCP or IPPROTO_UDP. `force_proc` skips netlink
+  /// (tests of the fallback).
+  explicit socket_table(std::uint8_t protocol, bool force_proc = false);
+
+  /// Visits every socket in `states` once. When netlink fails part way,
+  /// `start_over` runs before the /proc files are read from the start.
+  /// Throws std::system_error if neither source works.
+  void visit(std::uint32_t states, const socket_visitor& visit,
+             const std::function<void()>& start_over);
+
+  source from() const { return source_; }
+
+ private:
+  sock_diag_socket netlink_;
+  std::uint8_t protocol_;
+  source source_ = source::sock_diag;
+};
+
 /// Reads /proc/net/tcp, tcp6, udp or udp6 as records. A missing file (no
 /// IPv6) yields nothing; other errors throw std::system_error.
 void read_proc_net(const char* path, std::uint8_t family, const socket_visitor& visit);

@@ -53,8 +53,6 @@ struct destination_usage {
 
 class tcp_state_collector final : public collector {
  public:
-  enum class method { sock_diag, proc };
-
   /// Tries netlink first; `force_proc` skips it (tests of the fallback).
   explicit tcp_state_collector(tcp_collector_options options = {}, bool force_proc = false);
 
@@ -65,9 +63,8 @@ class tcp_state_collector final : public collector {
   const tcp_state_counts& states() const { return states_; }
   const std::map<std::uint16_t, tcp_state_counts>& local_ports() const { return local_counts_; }
   const std::map<std::uint16_t, tcp_state_counts>& remote_ports() const { return remote_counts_; }
-  /// Destinations by descending use (at most ephemeral_top), and the range.
+  /// Destinations by descending use (at most ephemeral_top).
   std::vector<destination_usage> busiest_destinations() const;
-  const std::optional<ephemeral_ports>& ephemeral_range() const { return ephemeral_; }
 
   /// scan() and the state counts (tests and the --once comparison).
   tcp_state_counts count() {
@@ -78,10 +75,12 @@ class tcp_state_collector final : public collector {
   void collect(round_lines& out) override;
   std::string_view name() const override { return "tcp"; }
 
-  method source() const { return method_; }
+  socket_table::source source() const { return sockets_.from(); }
 
  private:
   void visit(const socket_record& s);
+  /// Forgets the counts of the scan under way.
+  void reset_counts();
 
   struct destination_key {
     std::array<std::uint8_t, 16> address;
@@ -94,8 +93,7 @@ class tcp_state_collector final : public collector {
   };
 
   tcp_collector_options options_;
-  sock_diag_socket netlink_;
-  method method_ = method::sock_diag;
+  socket_table sockets_;
   std::bitset<65536> tracked_local_, tracked_remote_, listening_;
   tcp_state_counts states_{};
   std::map<std::uint16_t, tcp_state_counts> local_counts_, remote_counts_;

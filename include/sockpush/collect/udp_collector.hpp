@@ -16,8 +16,7 @@ class udp_collector final : public collector {
   std::string_view name() const override { return "udp"; }
 
  private:
-  sock_diag_socket netlink_;
-  bool use_proc_;
+  socket_table sockets_;
 };
 
 }  // namespace sockpush

@@ -1,0 +1,155 @@
+// The small pure parts around the pipeline: the round schedule, the
+// clock-sanity hold, the shutdown spool, the log limiter, listen addresses.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+#include "sockpush/buffer/spool.hpp"
+#include "sockpush/collect/clock_hold.hpp"
+#include "sockpush/common/config_error.hpp"
+#include "sockpush/common/interval_schedule.hpp"
+#include "sockpush/common/log_limiter.hpp"
+#include "sockpush/intake/listen_address.hpp"
+#include "support/files.hpp"
+
+using namespace sockpush;
+using namespace std::chrono_literals;
+using wall = std::chrono::system_clock;
+
+namespace {
+
+wall::time_point at_unix_ms(long long ms) {
+  return wall::time_point(std::chrono::milliseconds(ms));
+}
+
+}  // namespace
+
+TEST_CASE("schedule: rounds fall on multiples of the interval, whenever the process started") {
+  interval_schedule s(10s, at_unix_ms(1'700'000'003'250));
+  CHECK(s.due() == 1'700'000'010);
+  CHECK(s.wait(at_unix_ms(1'700'000'003'250)) == 6750ms);
+  CHECK(s.advance(at_unix_ms(1'700'000'010'010)) == 0);
+  CHECK(s.due() == 1'700'000'020);
+  CHECK(s.wait(at_unix_ms(1'700'000'010'010)) == 9990ms);
+  interval_schedule fast(200ms, at_unix_ms(1'700'000'000'050));
+  CHECK(fast.wait(at_unix_ms(1'700'000'000'050)) == 150ms);
+}
+
+TEST_CASE("schedule: an overrunning round skips the boundaries it missed, no burst") {
+  interval_schedule s(1s, at_unix_ms(1'700'000'000'500));
+  CHECK(s.due() == 1'700'000'001);
+  CHECK(s.advance(at_unix_ms(1'700'000'004'200)) == 3);  // 2, 3 and 4 were missed
+  CHECK(s.due() == 1'700'000'005);
+}
+
+TEST_CASE("schedule: a clock step costs one odd round, never a sleep of years") {
+  interval_schedule s(10s, at_unix_ms(0));              // a router booted in 1970
+  CHECK(s.wait(at_unix_ms(1'700'000'000'000)) == 0ms);  // NTP stepped the clock forward
+  s.advance(at_unix_ms(1'700'000'000'000));
+  CHECK(s.due() == 1'700'000'010);
+  interval_schedule back(10s, at_unix_ms(1'700'000'000'000));
+  CHECK(back.wait(at_unix_ms(1'600'000'000'000)) == 10s);  // stepped back: at most one interval
+  CHECK(back.advance(at_unix_ms(1'600'000'000'000)) == 0);
+  CHECK(back.due() == 1'600'000'010);
+}
+
+TEST_CASE("clock hold: rounds held while the clock is untrusted get timestamps by their age") {
+  clock_config cfg;
+  cfg.not_before = 1'700'000'000;
+  clock_hold hold(cfg, 1 << 20);
+  CHECK_FALSE(hold.trusted(86'400));  // 1970
+  CHECK(hold.trusted(1'700'000'001));
+  const auto t0 = std::chrono::steady_clock::time_point(100s);
+  hold.hold("a.b 1 0\nc.d 2 0\n", t0);
+  hold.hold("a.b 3 0\n", t0 + 10s);
+  CHECK(hold.holding());
+  std::string out;
+  // Released 30 s after the first round, at a wall clock of 1'700'000'095.
+  CHECK(hold.release(out, 1'700'000'095, t0 + 30s, 10s) == 2);
+  CHECK(out == "a.b 1 1700000060\nc.d 2 1700000060\na.b 3 1700000070\n");
+  CHECK_FALSE(hold.holding());
+}
+
+TEST_CASE("clock hold: bounded; the oldest rounds go first and are counted") {
+  clock_hold hold(clock_config{}, 16);
+  const auto t0 = std::chrono::steady_clock::time_point(100s);
+  hold.hold("a.b 1 0\n", t0);
+  hold.hold("a.b 2 0\n", t0 + 1s);
+  hold.hold("a.b 3 0\n", t0 + 2s);
+  CHECK(hold.dropped_rounds() == 1);
+  std::string out;
+  CHECK(hold.release(out, 1'700'000'002, t0 + 2s, 1s) == 2);
+  CHECK(out == "a.b 2 1700000001\na.b 3 1700000002\n");
+  CHECK(restamp_lines("x 1 5\nbroken\ny 2 6\n", 9) == "x 1 9\ny 2 9\n");
+}
+
+TEST_CASE("spool: lines saved at shutdown load once at the next start, in the same format") {
+  test::temp_dir dir;
+  spool s(dir.path());
+  REQUIRE(s.enabled());
+  CHECK(s.take().empty());  // none yet
+  CHECK(s.save("a.b 1 1\nc.d 2 2\n").empty());
+  // The format files written by earlier versions have: CRC-32 as zlib's.
+  CHECK(test::read_file(s.path()) == "sockpush-spool 1 16 276eab89\na.b 1 1\nc.d 2 2\n");
+  CHECK(crc32("123456789") == 0xCBF43926U);
+  CHECK(s.take() == "a.b 1 1\nc.d 2 2\n");
+  CHECK_FALSE(std::filesystem::exists(s.path()));
+  CHECK(s.take().empty());
+  CHECK_FALSE(spool("").enabled());
+}
+
+TEST_CASE("spool: a corrupt or truncated file is set aside, not loaded") {
+  test::temp_dir dir;
+  spool s(dir.path());
+  for (const std::string bad : {"sockpush-spool 1 16 276eab89\na.b 1 1\nc.d 2",      // truncated
+                                "sockpush-spool 1 16 00000000\na.b 1 1\nc.d 2 2\n",  // checksum
+                                "not a spool\n", "sockpush-spool 1 x y\n"}) {
+    test::write_file(s.path(), bad);
+    CHECK(s.take().empty());
+    CHECK(test::read_file(s.path() + ".corrupt") == bad);
+    CHECK_FALSE(std::filesystem::exists(s.path()));
+  }
+}
+
+TEST_CASE("log limiter: a burst per window, then a count of what was held back") {
+  log_limiter limit(2, 10s);
+  const auto t0 = std::chrono::steady_clock::time_point(1000s);
+  std::uint64_t held = 0;
+  CHECK(limit.allow(held, t0));
+  CHECK(limit.allow(held, t0 + 1s));
+  CHECK_FALSE(limit.allow(held, t0 + 2s));
+  CHECK_FALSE(limit.allow(held, t0 + 3s));
+  CHECK(held == 0);
+  CHECK(limit.allow(held, t0 + 10s));  // a new window
+  CHECK(held == 2);
+  CHECK(limit.allow(held, t0 + 11s));
+  CHECK(held == 0);
+}
+
+TEST_CASE("listen addresses: tcp, udp and unix as users write them, and their errors") {
+  auto tcp = parse_listen_address("tcp://127.0.0.1:2003");
+  CHECK(tcp.kind == listen_address::transport::tcp);
+  CHECK(tcp.port == 2003);
+  auto v6 = parse_listen_address("udp://[::1]:2004");
+  CHECK(v6.kind == listen_address::transport::udp);
+  CHECK(v6.ip.to_string() == "::1");
+  CHECK(parse_listen_address("tcp://localhost:1").ip.to_string() == "127.0.0.1");
+  CHECK(parse_listen_address("unix:///run/sockpush.sock").path == "/run/sockpush.sock");
+  auto error_for = [](const char* text) {
+    try {
+      check_listen_address(text, false);
+    } catch (const config_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  CHECK(error_for("ftp://x:1").find("unknown scheme 'ftp'") != std::string::npos);
+  CHECK(error_for("tcp://127.0.0.1").find("missing :PORT") != std::string::npos);
+  CHECK(error_for("tcp://127.0.0.1:0").find("1 to 65535") != std::string::npos);
+  CHECK(error_for("tcp://[::1:2003").find("[IPv6]:PORT") != std::string::npos);
+  CHECK(error_for("tcp://graphite:2003").find("IP address or localhost") != std::string::npos);
+  CHECK(error_for("unix://run/x").find("absolute") != std::string::npos);
+  CHECK(error_for("tcp://10.0.0.1:2003").find("allow_remote") != std::string::npos);
+  CHECK_NOTHROW(check_listen_address("tcp://10.0.0.1:2003", true));
+  CHECK(error_for("tcp://10.0.0.1:2003").find("'tcp://10.0.0.1:2003'") != std::string::npos);
+}
