@@ -22,9 +22,10 @@ TEST_CASE("end to end: rounds pushed to a real carbon-cache are stored in whispe
   // No per-destination lines: every round has the same size.
   test::write_file(dir / "sockpush.toml",
                    "[collectors]\nephemeral_top = 0\nconntrack_top_ports = 0\n");
-  test::child daemon({SOCKPUSH_BINARY, "-c", dir / "sockpush.toml", "--carbon",
-                      "127.0.0.1:" + std::to_string(carbon.line_port()), "--interval", "1",
-                      "--prefix", "e2e.{host}"},
+  test::child daemon(test::daemon_command({.config = dir / "sockpush.toml",
+                                           .carbon = test::loopback(carbon.line_port()),
+                                           .interval = "1",
+                                           .prefix = "e2e.{host}"}),
                      {}, dir / "log");
   test::sleep_ms(4500);
   daemon.signal(SIGTERM);
@@ -84,8 +85,10 @@ restart_outcome run_across_restarts(bool sigkill, const std::string& carbon_sett
                        "[collectors]\nephemeral_top = 0\nconntrack_top_ports = 0\n");
   restart_outcome outcome;
   const long long start = time(nullptr);
-  test::child daemon({SOCKPUSH_BINARY, "-c", dir / "sockpush.toml", "--carbon", carbon.address(),
-                      "--interval", "1", "--prefix", "faults"},
+  test::child daemon(test::daemon_command({.config = dir / "sockpush.toml",
+                                           .carbon = carbon.address(),
+                                           .interval = "1",
+                                           .prefix = "faults"}),
                      {}, dir / "log");
   for (int round = 0; round < 3; ++round) {
     test::sleep_ms(seconds_between * 1000);

@@ -47,10 +47,11 @@ void check_consecutive_seconds(const std::vector<long long>& ts) {
 TEST_CASE("daemon: 30 rounds at --interval 0.2 use exactly one connection, every round arrives") {
   test::temp_dir dir;
   test::line_sink sink(dir / "sink");
-  test::child daemon(
-      {SOCKPUSH_BINARY, "-c", config_file(dir), "--carbon",
-       "127.0.0.1:" + std::to_string(sink.port()), "--interval", "0.2", "--prefix", "t"},
-      {}, dir / "log");
+  test::child daemon(test::daemon_command({.config = config_file(dir),
+                                           .carbon = test::loopback(sink.port()),
+                                           .interval = "0.2",
+                                           .prefix = "t"}),
+                     {}, dir / "log");
   REQUIRE(test::wait_until(
       [&] { return test::metric(sink.data(), ".tcp.states.established").values.size() >= 30; },
       20000ms));
@@ -92,9 +93,10 @@ sink_kill_outcome kill_sink_once(const std::string& carbon_settings) {
       config_file(dir, "[carbon]\nreconnect_min = 0.2\nreconnect_max = 1\n" + carbon_settings);
   test::line_sink first(dir / "sink");
   const auto port = first.port();
-  test::child daemon({SOCKPUSH_BINARY, "-c", cfg, "--carbon", "127.0.0.1:" + std::to_string(port),
-                      "--interval", "1", "--prefix", "t"},
-                     {}, dir / "log");
+  test::child daemon(
+      test::daemon_command(
+          {.config = cfg, .carbon = test::loopback(port), .interval = "1", .prefix = "t"}),
+      {}, dir / "log");
   REQUIRE(test::wait_until(
       [&] { return test::metric(first.data(), ".tcp.states.established").values.size() >= 4; },
       10000ms));
@@ -163,9 +165,10 @@ TEST_CASE("daemon: carbon absent at start, ~0 CPU while waiting, buffered rounds
   test::temp_dir dir;
   auto cfg = config_file(dir, "[carbon]\nreconnect_min = 0.5\nreconnect_max = 1\n");
   const auto port = test::unused_port();
-  test::child daemon({SOCKPUSH_BINARY, "-c", cfg, "--carbon", "127.0.0.1:" + std::to_string(port),
-                      "--interval", "1", "--prefix", "t"},
-                     {}, dir / "log");
+  test::child daemon(
+      test::daemon_command(
+          {.config = cfg, .carbon = test::loopback(port), .interval = "1", .prefix = "t"}),
+      {}, dir / "log");
   test::sleep_ms(500);
   auto cpu_before = daemon.cpu_time();
   test::sleep_ms(4000);
@@ -200,9 +203,10 @@ TEST_CASE("daemon: --once exits 1 when carbon cannot be reached within shutdown_
   test::temp_dir dir;
   auto cfg = config_file(
       dir, "[daemon]\nshutdown_timeout = 1\n[carbon]\nreconnect_min = 0.1\nreconnect_max = 0.2\n");
-  test::child once({SOCKPUSH_BINARY, "-c", cfg, "--carbon",
-                    "127.0.0.1:" + std::to_string(test::unused_port()), "--once"},
-                   {}, dir / "log");
+  test::child once(
+      test::daemon_command(
+          {.config = cfg, .carbon = test::loopback(test::unused_port()), .once = true}),
+      {}, dir / "log");
   CHECK(once.wait(10000ms) == 1);
   CHECK(test::read_file(dir / "log").find("could not be delivered") != std::string::npos);
 }
@@ -210,9 +214,10 @@ TEST_CASE("daemon: --once exits 1 when carbon cannot be reached within shutdown_
 TEST_CASE("daemon: --once delivers one round over one connection and exits 0") {
   test::temp_dir dir;
   test::line_sink sink(dir / "sink");
-  test::child once({SOCKPUSH_BINARY, "-c", config_file(dir), "--carbon",
-                    "127.0.0.1:" + std::to_string(sink.port()), "--once"},
-                   {}, dir / "log");
+  test::child once(
+      test::daemon_command(
+          {.config = config_file(dir), .carbon = test::loopback(sink.port()), .once = true}),
+      {}, dir / "log");
   CHECK(once.wait(10000ms) == 0);
   // Exit 0 means the sink's kernel acknowledged it; the sink may still be
   // reading. The round ends with the self-metrics.
@@ -235,8 +240,8 @@ TEST_CASE(
   const auto trusted_from = static_cast<long long>(std::time(nullptr)) + 3;
   auto cfg = config_file(dir, "[clock]\nnot_before = " + std::to_string(trusted_from) + "\n");
   test::child daemon(
-      {SOCKPUSH_BINARY, "-c", cfg, "--carbon", "127.0.0.1:" + std::to_string(sink.port()),
-       "--interval", "1", "--prefix", "t"},
+      test::daemon_command(
+          {.config = cfg, .carbon = test::loopback(sink.port()), .interval = "1", .prefix = "t"}),
       {}, dir / "log");
   test::sleep_ms(2000);
   CHECK(test::metric(sink.data(), ".tcp.states.established").values.empty());  // held, not sent
@@ -264,9 +269,10 @@ TEST_CASE(
                          "reconnect_max = 0.5\n[buffer]\nmax_bytes = 16384\n");
   auto stalled = std::make_unique<test::line_sink>(dir / "stalled", 0, true);
   const auto port = stalled->port();
-  test::child daemon({SOCKPUSH_BINARY, "-c", cfg, "--carbon", "127.0.0.1:" + std::to_string(port),
-                      "--interval", "0.5", "--prefix", "t"},
-                     {}, dir / "log");
+  test::child daemon(
+      test::daemon_command(
+          {.config = cfg, .carbon = test::loopback(port), .interval = "0.5", .prefix = "t"}),
+      {}, dir / "log");
   auto rss_kib = [&] {
     auto status = test::read_file("/proc/" + std::to_string(daemon.pid()) + "/status");
     auto at = status.find("VmRSS:");
@@ -355,9 +361,10 @@ TEST_CASE(
   auto cfg = config_file(dir,
                          "[carbon]\nuser_timeout = 2\nconnect_timeout = 1\nreconnect_min = 0.2\n"
                          "reconnect_max = 0.5\n");
-  test::child daemon({SOCKPUSH_BINARY, "-c", cfg, "--carbon", "127.0.0.1:" + port, "--interval",
-                      "1", "--prefix", "t"},
-                     {}, dir / "log");
+  test::child daemon(
+      test::daemon_command(
+          {.config = cfg, .carbon = "127.0.0.1:" + port, .interval = "1", .prefix = "t"}),
+      {}, dir / "log");
   REQUIRE(test::wait_until(
       [&] { return test::metric(sink.data(), ".tcp.states.listen").values.size() >= 2; }, 5000ms));
   // The peer goes silent: every packet to it is dropped, as when a carbon
@@ -424,9 +431,10 @@ TEST_CASE("daemon: lines undelivered at SIGTERM are spooled and sent first at th
                                   "\"\n[carbon]\nreconnect_min = 0.2\nreconnect_max = 0.5\n");
   const auto port = test::unused_port();
   {
-    test::child first({SOCKPUSH_BINARY, "-c", cfg, "--carbon", "127.0.0.1:" + std::to_string(port),
-                       "--interval", "1", "--prefix", "t"},
-                      {}, dir / "log1");
+    test::child first(
+        test::daemon_command(
+            {.config = cfg, .carbon = test::loopback(port), .interval = "1", .prefix = "t"}),
+        {}, dir / "log1");
     test::sleep_ms(3500);  // 3 rounds, carbon absent
     first.signal(SIGTERM);
     CHECK(first.wait(10000ms) == 0);
@@ -437,9 +445,10 @@ TEST_CASE("daemon: lines undelivered at SIGTERM are spooled and sent first at th
 
   const long long restarted = std::time(nullptr);
   test::line_sink sink(dir / "sink", port);
-  test::child second({SOCKPUSH_BINARY, "-c", cfg, "--carbon", "127.0.0.1:" + std::to_string(port),
-                      "--interval", "1", "--prefix", "t"},
-                     {}, dir / "log2");
+  test::child second(
+      test::daemon_command(
+          {.config = cfg, .carbon = test::loopback(port), .interval = "1", .prefix = "t"}),
+      {}, dir / "log2");
   REQUIRE(test::wait_until(
       [&] { return test::metric(sink.data(), ".tcp.states.listen").values.size() >= 5; }, 10000ms));
   second.signal(SIGTERM);
@@ -470,7 +479,7 @@ TEST_CASE("daemon: rounds carbon never acknowledged by the SIGTERM deadline are 
   const auto carbon = "127.0.0.1:" + std::to_string(sink.port());
   {
     test::child first(
-        {SOCKPUSH_BINARY, "-c", cfg, "--carbon", carbon, "--interval", "1", "--prefix", "t"}, {},
+        test::daemon_command({.config = cfg, .carbon = carbon, .interval = "1", .prefix = "t"}), {},
         dir / "log1");
     REQUIRE(test::wait_until(
         [&] { return test::metric(sink.data(), ".tcp.states.listen").values.size() >= 2; },
@@ -488,7 +497,7 @@ TEST_CASE("daemon: rounds carbon never acknowledged by the SIGTERM deadline are 
   const auto silent_rounds = test::metric(sink.data(), ".tcp.states.listen").values.size();
 
   test::child second(
-      {SOCKPUSH_BINARY, "-c", cfg, "--carbon", carbon, "--interval", "1", "--prefix", "t"}, {},
+      test::daemon_command({.config = cfg, .carbon = carbon, .interval = "1", .prefix = "t"}), {},
       dir / "log2");
   REQUIRE(test::wait_until(
       [&] {
@@ -523,7 +532,7 @@ TEST_CASE("daemon: a corrupt or truncated spool is reported, kept aside and skip
     test::write_file(dir / "state/spool", bad);
     std::filesystem::remove(dir / "state/spool.corrupt");
     std::filesystem::remove(dir / "out");
-    test::child daemon({SOCKPUSH_BINARY, "-c", cfg, "--carbon", "-", "--interval", "0.5"},
+    test::child daemon(test::daemon_command({.config = cfg, .carbon = "-", .interval = "0.5"}),
                        dir / "out", dir / "log");
     REQUIRE(test::wait_until(
         [&] {

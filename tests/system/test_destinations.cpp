@@ -54,7 +54,7 @@ TEST_CASE(
           "\"]\nhold_down = 3\nreconnect_min = 0.2\nreconnect_max = 1\n" + fixed_size_rounds);
   const long long start = time(nullptr);
   test::child daemon(
-      {SOCKPUSH_BINARY, "-c", dir / "sockpush.toml", "--interval", "1", "--prefix", "fo"}, {},
+      test::daemon_command({.config = dir / "sockpush.toml", .interval = "1", .prefix = "fo"}), {},
       dir / "log");
   test::sleep_ms(5000);
   primary.stop();
@@ -120,7 +120,7 @@ TEST_CASE(
                        fixed_size_rounds);
   const long long start = time(nullptr);
   test::child daemon(
-      {SOCKPUSH_BINARY, "-c", dir / "sockpush.toml", "--interval", "1", "--prefix", "ch"}, {},
+      test::daemon_command({.config = dir / "sockpush.toml", .interval = "1", .prefix = "ch"}), {},
       dir / "log");
   test::sleep_ms(4000);
   // b goes away for 3 s: its share waits (and is replayed), a's keeps flowing.
@@ -195,10 +195,11 @@ TEST_CASE("destinations: reconnect_interval moves the connection make-before-bre
   test::temp_dir dir;
   test::line_sink sink(dir / "sink");
   test::write_file(dir / "sockpush.toml", "[carbon]\nreconnect_interval = 1\n" + fixed_size_rounds);
-  test::child daemon(
-      {SOCKPUSH_BINARY, "-c", dir / "sockpush.toml", "--carbon",
-       "127.0.0.1:" + std::to_string(sink.port()), "--interval", "0.2", "--prefix", "mv"},
-      {}, dir / "log");
+  test::child daemon(test::daemon_command({.config = dir / "sockpush.toml",
+                                           .carbon = test::loopback(sink.port()),
+                                           .interval = "0.2",
+                                           .prefix = "mv"}),
+                     {}, dir / "log");
   REQUIRE(test::wait_until(
       [&] { return test::metric(sink.data(), ".sockpush.sent_lines").values.size() >= 30; },
       20000ms));
@@ -235,10 +236,12 @@ TEST_CASE("destinations: a DNS change is followed at the next reconnect_interval
   const auto hosts = dir / "hosts";
   test::write_file(hosts, "127.0.0.2 carbon.sockpush.test\n");
   test::write_file(dir / "sockpush.toml", "[carbon]\nreconnect_interval = 1\n" + fixed_size_rounds);
-  const std::string run = "mount --bind " + hosts + " /etc/hosts && exec " + SOCKPUSH_BINARY +
-                          " -c " + dir / "sockpush.toml" +
-                          " --carbon carbon.sockpush.test:" + std::to_string(old_home.port()) +
-                          " --interval 0.2 --prefix dns";
+  const std::string run = "mount --bind " + hosts + " /etc/hosts && exec " +
+                          test::shell_line(test::daemon_command(
+                              {.config = dir / "sockpush.toml",
+                               .carbon = "carbon.sockpush.test:" + std::to_string(old_home.port()),
+                               .interval = "0.2",
+                               .prefix = "dns"}));
   test::child daemon({"unshare", "--mount", "sh", "-c", run}, {}, dir / "log");
   REQUIRE(test::wait_until(
       [&] { return test::metric(old_home.data(), ".sockpush.sent_lines").values.size() >= 5; },
@@ -282,8 +285,8 @@ TEST_CASE(
                        "reconnect_min = 0.2\nreconnect_max = 0.5\n" +
                        fixed_size_rounds);
   test::child daemon(
-      {SOCKPUSH_BINARY, "-c", dir / "sockpush.toml", "--interval", "0.5", "--prefix", "gone"}, {},
-      dir / "log");
+      test::daemon_command({.config = dir / "sockpush.toml", .interval = "0.5", .prefix = "gone"}),
+      {}, dir / "log");
   REQUIRE(test::wait_until(
       [&] { return test::metric(primary.data(), ".sockpush.sent_lines").values.size() >= 4; },
       5000ms));

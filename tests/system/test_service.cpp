@@ -63,7 +63,7 @@ TEST_CASE(
   datagram_listener manager(dir / "notify");
   ::setenv("NOTIFY_SOCKET", (dir / "notify").c_str(), 1);
   ::setenv("WATCHDOG_USEC", "400000", 1);  // ping every 200 ms
-  test::child daemon({SOCKPUSH_BINARY, "--carbon", "-", "--interval", "1"}, dir / "out",
+  test::child daemon(test::daemon_command({.carbon = "-", .interval = "1"}), dir / "out",
                      dir / "log");
   ::unsetenv("NOTIFY_SOCKET");
   ::unsetenv("WATCHDOG_USEC");
@@ -92,7 +92,7 @@ TEST_CASE(
                                  "\"\n[collect]\ninterval = 0.5\nprefix = \"" + prefix + "\"\n");
   };
   write_config("before");
-  test::child daemon({SOCKPUSH_BINARY, "-c", config}, {}, dir / "log");
+  test::child daemon(test::daemon_command({.config = config}), {}, dir / "log");
   REQUIRE(test::wait_until(
       [&] { return !test::metric(sink.data(), "before.tcp.states.listen").values.empty(); },
       5000ms));
@@ -134,7 +134,8 @@ TEST_CASE("log.target = syslog: messages reach /dev/log") {
   test::temp_dir dir;
   test::write_file(dir / "sockpush.toml", "[log]\ntarget = \"syslog\"\n");
   test::child daemon(
-      {SOCKPUSH_BINARY, "-c", dir / "sockpush.toml", "--carbon", "127.0.0.1:9", "--interval", "1"},
+      test::daemon_command(
+          {.config = dir / "sockpush.toml", .carbon = "127.0.0.1:9", .interval = "1"}),
       dir / "out", dir / "log");
   auto messages =
       syslog.receive(5000ms, [](const auto& got) { return count_of(got, "cannot connect") >= 1; });

@@ -94,7 +94,7 @@ TEST_CASE("listen: tcp, udp, unix and bash's /dev/udp lines share the one carbon
                    "[[listen]]\naddress = \"tcp://127.0.0.1:" + std::to_string(tcp_port) +
                        "\"\n[[listen]]\naddress = \"udp://127.0.0.1:" + std::to_string(udp_port) +
                        "\"\n[[listen]]\naddress = \"unix://" + unix_path + "\"\n");
-  test::child daemon({SOCKPUSH_BINARY, "-c", cfg}, {}, dir / "log");
+  test::child daemon(test::daemon_command({.config = cfg}), {}, dir / "log");
   REQUIRE(test::wait_until([&] { return ::access(unix_path.c_str(), F_OK) == 0; }, 5000ms));
 
   int tcp = connect_tcp(tcp_port);
@@ -152,7 +152,7 @@ TEST_CASE(
   auto cfg = write_config(dir, sink.port(),
                           "[[listen]]\naddress = \"tcp://127.0.0.1:" + std::to_string(port) +
                               "\"\nmax_clients = 2\nidle_timeout = 1\n");
-  test::child daemon({SOCKPUSH_BINARY, "-c", cfg}, {}, dir / "log");
+  test::child daemon(test::daemon_command({.config = cfg}), {}, dir / "log");
   int first = -1;
   REQUIRE(test::wait_until([&] { return (first = connect_tcp(port)) >= 0; }, 5000ms));
   int second = connect_tcp(port);
@@ -208,7 +208,9 @@ TEST_CASE("listen: a non-loopback address needs allow_remote, a taken port fails
   test::write_file(dir / "taken.toml", "[[listen]]\naddress = \"tcp://127.0.0.1:" +
                                            std::to_string(sink.port()) + "\"\n");
   out = test::run_capture(
-      std::string(SOCKPUSH_BINARY) + " -c " + (dir / "taken.toml") + " --carbon - 2>&1", &code);
+      test::shell_line(test::daemon_command({.config = dir / "taken.toml", .carbon = "-"})) +
+          " 2>&1",
+      &code);
   CHECK(code == 1);
   CHECK(out.find("cannot listen on tcp://127.0.0.1:" + std::to_string(sink.port())) !=
         std::string::npos);
@@ -226,7 +228,7 @@ command = ["sh", "-c", "echo probe.value 7; echo probe.stamped 8 1234; echo oops
 interval = 1
 prefix = true
 )toml");
-  test::child daemon({SOCKPUSH_BINARY, "-c", cfg}, {}, dir / "log");
+  test::child daemon(test::daemon_command({.config = cfg}), {}, dir / "log");
   REQUIRE(test::wait_until(
       [&] { return test::metric(sink.data(), "t.probe.value").values.size() >= 2; }, 10000ms));
   daemon.signal(SIGTERM);
@@ -272,7 +274,7 @@ name = "missing"
 command = ["/nonexistent/probe"]
 interval = 0.5
 )");
-  test::child daemon({SOCKPUSH_BINARY, "-c", cfg}, {}, dir / "log");
+  test::child daemon(test::daemon_command({.config = cfg}), {}, dir / "log");
   REQUIRE(test::wait_until(
       [&] {
         auto timeouts = test::metric(sink.data(), "t.sockpush.exec.slow.timeouts").values;
@@ -308,7 +310,7 @@ TEST_CASE(
   auto port = test::unused_port();
   auto cfg = write_config(
       dir, sink.port(), "[[listen]]\naddress = \"tcp://127.0.0.1:" + std::to_string(port) + "\"\n");
-  test::child daemon({SOCKPUSH_BINARY, "-c", cfg}, {}, dir / "log");
+  test::child daemon(test::daemon_command({.config = cfg}), {}, dir / "log");
   int good = -1;
   REQUIRE(test::wait_until([&] { return (good = connect_tcp(port)) >= 0; }, 5000ms));
   auto rss_kib = [&] {

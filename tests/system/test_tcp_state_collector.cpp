@@ -131,7 +131,8 @@ TEST_CASE("kernel: 10,500 TIME_WAIT and 300 ESTABLISHED sockets counted like soc
 
   // And the daemon itself, in the same namespace, reports the same figure.
   test::temp_dir dir;
-  test::child once({SOCKPUSH_BINARY, "--once", "--carbon", "-", "--prefix", "ns"}, dir / "out");
+  test::child once(test::daemon_command({.carbon = "-", .prefix = "ns", .once = true}),
+                   dir / "out");
   REQUIRE(once.wait(20000ms) == 0);
   std::uint64_t reported = 0;
   for (const auto& line : test::split_lines(test::read_file(dir / "out")))

@@ -107,6 +107,35 @@ std::chrono::milliseconds child::cpu_time() const {
   return std::chrono::milliseconds((utime + stime) * 1000 / sysconf(_SC_CLK_TCK));
 }
 
+std::vector<std::string> daemon_command(const daemon_options& options) {
+  std::vector<std::string> argv{SOCKPUSH_BINARY};
+  auto add = [&argv](const char* flag, const std::string& value) {
+    if (value.empty()) return;
+    argv.push_back(flag);
+    argv.push_back(value);
+  };
+  add("-c", options.config);
+  add("--carbon", options.carbon);
+  add("--interval", options.interval);
+  add("--prefix", options.prefix);
+  if (options.once) argv.push_back("--once");
+  return argv;
+}
+
+std::string loopback(unsigned port) {
+  return "127.0.0.1:" + std::to_string(port);
+}
+
+std::string shell_line(const std::vector<std::string>& argv) {
+  std::string line;
+  for (const auto& word : argv) {
+    std::string quoted = "'";
+    for (char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    line += (line.empty() ? "" : " ") + quoted + "'";
+  }
+  return line;
+}
+
 std::string run_capture(const std::string& command, int* exit_code) {
   std::string out;
   FILE* pipe = popen(command.c_str(), "r");

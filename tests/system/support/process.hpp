@@ -42,6 +42,21 @@ class child {
   int status_ = -1;
 };
 
+/// The daemon's command line as the system tests start it; empty fields
+/// are left out (the config file or the built-in default applies).
+struct daemon_options {
+  std::string config = {};    ///< -c FILE
+  std::string carbon = {};    ///< --carbon HOST:PORT[,...] or -
+  std::string interval = {};  ///< --interval SECONDS
+  std::string prefix = {};    ///< --prefix TEMPLATE
+  bool once = false;          ///< --once
+};
+std::vector<std::string> daemon_command(const daemon_options& options);
+/// "127.0.0.1:PORT".
+std::string loopback(unsigned port);
+/// argv as one line for sh -c, each word quoted.
+std::string shell_line(const std::vector<std::string>& argv);
+
 /// Runs a shell command, returns its stdout (tests use it for ss, whisper-fetch).
 std::string run_capture(const std::string& command, int* exit_code = nullptr);
 
