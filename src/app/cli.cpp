@@ -4,6 +4,23 @@
 #include <CLI/CLI.hpp>
 
 namespace sockpush {
+namespace {
+
+/// "a:2003,b:2003": several destinations, as carbon.destinations.
+std::vector<carbon_destination> parse_carbon_flag(const std::string& carbon,
+                                                  destination_mode mode) {
+  std::vector<std::string> listed;
+  for (std::size_t at = 0; at <= carbon.size();) {
+    auto comma = std::min(carbon.find(',', at), carbon.size());
+    listed.push_back(carbon.substr(at, comma - at));
+    at = comma + 1;
+  }
+  return parse_destinations(
+      listed, mode,
+      listed.size() == 1 ? "--carbon (carbon.address)" : "--carbon (carbon.destinations)");
+}
+
+}  // namespace
 
 cli_action parse_command_line(int argc, char** argv) {
   CLI::App app{
@@ -50,18 +67,7 @@ cli_action parse_command_line(int argc, char** argv) {
   }
   if (!config_path.empty()) action.cfg = load_config(config_path);
   auto& cfg = action.cfg;
-  if (!carbon.empty()) {
-    // "a:2003,b:2003": several destinations, as carbon.destinations.
-    std::vector<std::string> listed;
-    for (std::size_t at = 0; at <= carbon.size();) {
-      auto comma = std::min(carbon.find(',', at), carbon.size());
-      listed.push_back(carbon.substr(at, comma - at));
-      at = comma + 1;
-    }
-    cfg.carbon.destinations = parse_destinations(
-        listed, cfg.carbon.mode,
-        listed.size() == 1 ? "--carbon (carbon.address)" : "--carbon (carbon.destinations)");
-  }
+  if (!carbon.empty()) cfg.carbon.destinations = parse_carbon_flag(carbon, cfg.carbon.mode);
   if (!interval.empty()) cfg.interval = parse_seconds(interval, "--interval");
   if (!prefix.empty()) cfg.prefix = prefix;
   if (!log_level.empty()) cfg.log_level = log_level;

@@ -196,22 +196,31 @@ asio::awaitable<void> exec_job::run_once(std::int64_t timestamp) {
     }
   }
 
+  const int status = co_await reap(job.pid, deadline, timed_out, *done);
+  running_ = -1;
+  record_end(timed_out, status);
+}
+
+asio::awaitable<int> exec_job::reap(pid_t pid, std::chrono::steady_clock::time_point deadline,
+                                    bool& timed_out, asio::steady_timer& timer) {
   // Both pipes are closed; the process is exiting or about to. Poll for it
   // (no SIGCHLD handler: nothing else in the daemon has children).
   int status = 0;
   auto poll = reap_poll_first;
-  while (::waitpid(job.pid, &status, WNOHANG) == 0) {
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
     if (!timed_out && std::chrono::steady_clock::now() >= deadline) {
       timed_out = true;
       kill_group();
     }
-    done->expires_after(poll);
+    timer.expires_after(poll);
     error_code ec;
-    co_await done->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     poll = std::min(poll * 2, reap_poll_max);
   }
-  running_ = -1;
+  co_return status;
+}
 
+void exec_job::record_end(bool timed_out, int status) {
   std::string failure;
   if (timed_out) {
     ++stats_.timeouts;

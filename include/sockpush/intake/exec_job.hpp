@@ -41,6 +41,12 @@ class exec_job {
  private:
   asio::awaitable<void> run_on_schedule();
   asio::awaitable<void> run_once(std::int64_t timestamp);
+  /// Waits for the job to exit, killing its group once past `deadline`;
+  /// returns its wait status.
+  asio::awaitable<int> reap(pid_t pid, std::chrono::steady_clock::time_point deadline,
+                            bool& timed_out, asio::steady_timer& timer);
+  /// Counts how a run ended; logs it when that changed.
+  void record_end(bool timed_out, int status);
   asio::awaitable<void> forward_stdout(asio::posix::stream_descriptor& pipe,
                                        std::int64_t timestamp);
   asio::awaitable<void> log_stderr(asio::posix::stream_descriptor& pipe);
