@@ -69,7 +69,7 @@ TEST_CASE("delivery: buffered lines go out on one connection, once, and the drai
   CHECK(sim.fsm().stats().reconnects == 0);
 }
 
-TEST_CASE("failover: a refused connect tries the next destination; a failed round backs off") {
+TEST_CASE("failover: a refused connect tries the next destination, a failed round backs off") {
   auto cfg = base_config();
   delivery_sim sim(cfg, 2);
   sim.set_reachable(0, false);
@@ -353,7 +353,7 @@ TEST_CASE("finish: while backing off, the next attempt is made at once") {
   CHECK(sim.fsm().delivered());
 }
 
-TEST_CASE("flush_delay: a lone line waits at most flush_delay; 16 KiB go at once") {
+TEST_CASE("flush_delay: a lone line waits at most flush_delay, 16 KiB go at once") {
   auto cfg = base_config();
   cfg.flush_delay = 50ms;
   delivery_sim sim(cfg);

@@ -70,7 +70,7 @@ TEST_CASE("clock hold: rounds held while the clock is untrusted get timestamps b
   CHECK_FALSE(hold.holding());
 }
 
-TEST_CASE("clock hold: bounded; the oldest rounds go first and are counted") {
+TEST_CASE("clock hold: bounded, the oldest rounds go first and are counted") {
   clock_hold hold(clock_config{}, 16);
   const auto t0 = std::chrono::steady_clock::time_point(100s);
   hold.hold("a.b 1 0\n", t0);

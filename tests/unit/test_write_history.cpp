@@ -39,7 +39,7 @@ TEST_CASE("history: the lines from byte b start at the line that holds b") {
   CHECK(h.lines_from(13) == "ccc 3 3\n");
 }
 
-TEST_CASE("history: a torn last line is not a line; the buffer holds it whole") {
+TEST_CASE("history: a torn last line is not a line, the buffer holds it whole") {
   auto h = with_batches(1 << 20, {"a 1 1\nbb 2"});
   CHECK(h.lines_from(0) == "a 1 1\n");
   CHECK(h.lines_from(7).empty());
