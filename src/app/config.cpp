@@ -383,6 +383,30 @@ void read_root(const toml::value& root, config& cfg) {
   cfg.send_flush = milliseconds{flush_ms};
 }
 
+void check_prefix(const std::string& prefix) {
+  try {
+    (void)expand_prefix(prefix, "host");
+  } catch (const std::invalid_argument& e) {
+    throw config_error(fmt::format("collect.prefix '{}': {}", prefix, e.what()));
+  }
+}
+
+void check_reconnect_bounds(const carbon_config& carbon) {
+  if (carbon.reconnect_max < carbon.reconnect_min)
+    throw config_error("carbon.reconnect_max must not be less than carbon.reconnect_min");
+}
+
+void check_log_level(const std::string& level) {
+  if (!is_log_level(level))
+    throw config_error(fmt::format(
+        "log.level '{}' is not one of trace, debug, info, warn, error, critical, off", level));
+}
+
+void check_log_target(const std::string& target) {
+  if (target != "stderr" && target != "syslog")
+    throw config_error(fmt::format("log.target '{}' is not stderr or syslog", target));
+}
+
 }  // namespace
 
 milliseconds parse_seconds(std::string_view text, std::string_view what) {
@@ -396,19 +420,10 @@ milliseconds parse_seconds(std::string_view text, std::string_view what) {
 }
 
 void validate(const config& cfg) {
-  try {
-    (void)expand_prefix(cfg.prefix, "host");
-  } catch (const std::invalid_argument& e) {
-    throw config_error(fmt::format("collect.prefix '{}': {}", cfg.prefix, e.what()));
-  }
-  if (cfg.carbon.reconnect_max < cfg.carbon.reconnect_min)
-    throw config_error("carbon.reconnect_max must not be less than carbon.reconnect_min");
-  if (!is_log_level(cfg.log_level))
-    throw config_error(
-        fmt::format("log.level '{}' is not one of trace, debug, info, warn, error, critical, off",
-                    cfg.log_level));
-  if (cfg.log_target != "stderr" && cfg.log_target != "syslog")
-    throw config_error(fmt::format("log.target '{}' is not stderr or syslog", cfg.log_target));
+  check_prefix(cfg.prefix);
+  check_reconnect_bounds(cfg.carbon);
+  check_log_level(cfg.log_level);
+  check_log_target(cfg.log_target);
 }
 
 config parse_config(std::string_view text, const std::string& origin) {
@@ -424,26 +439,10 @@ config parse_config(std::string_view text, const std::string& origin) {
   // Whole-value checks, reported at the offending key (the one that decides
   // it: the later of a pair) when it came from the file.
   auto table = [&](const char* name) { return find_key(root, name); };
-  check_at(table("collect"), "prefix", [&] {
-    config only;
-    only.prefix = cfg.prefix;
-    validate(only);
-  });
-  check_at(table("carbon"), "reconnect_max", [&] {
-    config only;
-    only.carbon = cfg.carbon;
-    validate(only);
-  });
-  check_at(table("log"), "target", [&] {
-    config only;
-    only.log_target = cfg.log_target;
-    validate(only);
-  });
-  check_at(table("log"), "level", [&] {
-    config only;
-    only.log_level = cfg.log_level;
-    validate(only);
-  });
+  check_at(table("collect"), "prefix", [&] { check_prefix(cfg.prefix); });
+  check_at(table("carbon"), "reconnect_max", [&] { check_reconnect_bounds(cfg.carbon); });
+  check_at(table("log"), "target", [&] { check_log_target(cfg.log_target); });
+  check_at(table("log"), "level", [&] { check_log_level(cfg.log_level); });
   return cfg;
 }
 

@@ -317,6 +317,17 @@ std::size_t delivery_sim::connections(std::size_t d) const {
   return connections_[d];
 }
 
+sockpush::carbon_config quick_timers() {
+  sockpush::carbon_config cfg;
+  cfg.user_timeout = 2s;
+  cfg.stall_timeout = 3s;
+  cfg.reconnect_min = 100ms;
+  cfg.reconnect_max = 400ms;
+  cfg.hold_down = 2s;
+  cfg.peer_close_replay = 0ms;
+  return cfg;
+}
+
 std::string numbered_lines(std::size_t first, std::size_t count) {
   std::string out;
   for (auto n = first; n < first + count; ++n)

@@ -163,6 +163,10 @@ class delivery_sim {
   std::optional<clock::time_point> fault_at_;
 };
 
+/// Timers a simulated run gets through quickly: user_timeout 2 s,
+/// stall_timeout 3 s, backoff 100-400 ms, hold_down 2 s, no peer-close replay.
+sockpush::carbon_config quick_timers();
+
 /// "sweep.N 1 1700000000\n" for N in [first, first + count).
 std::string numbered_lines(std::size_t first, std::size_t count);
 

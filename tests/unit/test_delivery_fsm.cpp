@@ -12,17 +12,6 @@ using test::fault;
 
 namespace {
 
-carbon_config base_config() {
-  carbon_config cfg;
-  cfg.user_timeout = 2s;
-  cfg.stall_timeout = 3s;
-  cfg.reconnect_min = 100ms;
-  cfg.reconnect_max = 400ms;
-  cfg.hold_down = 2s;
-  cfg.peer_close_replay = 0ms;
-  return cfg;
-}
-
 /// Time since the start of the run.
 delivery_sim::duration since_start(delivery_sim::clock::time_point t) {
   return t - delivery_sim::epoch();
@@ -56,7 +45,7 @@ bool stored_times(const delivery_sim& sim, std::size_t first, std::size_t count,
 }  // namespace
 
 TEST_CASE("delivery: buffered lines go out on one connection, once, and the drain ends delivered") {
-  delivery_sim sim(base_config());
+  delivery_sim sim(test::quick_timers());
   sim.add_lines(test::numbered_lines(0, 100));
   sim.finish(1s, 5s);
   sim.run();
@@ -70,7 +59,7 @@ TEST_CASE("delivery: buffered lines go out on one connection, once, and the drai
 }
 
 TEST_CASE("failover: a refused connect tries the next destination, a failed round backs off") {
-  auto cfg = base_config();
+  auto cfg = test::quick_timers();
   delivery_sim sim(cfg, 2);
   sim.set_reachable(0, false);
   sim.set_reachable(1, false);
@@ -90,7 +79,7 @@ TEST_CASE("failover: a refused connect tries the next destination, a failed roun
 }
 
 TEST_CASE("failover: a destination that failed is passed over for hold_down, then tried again") {
-  auto cfg = base_config();
+  auto cfg = test::quick_timers();
   cfg.hold_down = 2s;
   delivery_sim sim(cfg, 3);
   sim.set_reachable(0, false);
@@ -111,7 +100,7 @@ TEST_CASE("failover: a destination that failed is passed over for hold_down, the
 }
 
 TEST_CASE("failover: a move is make-before-break: FIN on the old one, closed once acknowledged") {
-  auto cfg = base_config();
+  auto cfg = test::quick_timers();
   cfg.reconnect_interval = 1s;
   delivery_sim sim(cfg, 1, 1 << 20, 64 * 1024, 50ms);
   sim.add_lines(test::numbered_lines(0, 50));
@@ -131,7 +120,7 @@ TEST_CASE("failover: a move is make-before-break: FIN on the old one, closed onc
 }
 
 TEST_CASE("outage: reported once when it starts and once when it ends, with its length") {
-  delivery_sim sim(base_config());
+  delivery_sim sim(test::quick_timers());
   sim.set_reachable(0, false);
   sim.add_lines(test::numbered_lines(0, 10));
   sim.at(3s, [&] { sim.set_reachable(0, true); });
@@ -146,7 +135,7 @@ TEST_CASE("outage: reported once when it starts and once when it ends, with its 
 
 TEST_CASE("dead peer: the peer's FIN or reset ends the connection, counted by cause") {
   for (auto what : {fault::close, fault::reset}) {
-    delivery_sim sim(base_config());
+    delivery_sim sim(test::quick_timers());
     sim.add_lines(test::numbered_lines(0, 10));
     sim.at(500ms, [&] { sim.peer_fault(0, what); });
     sim.add_lines(test::numbered_lines(10, 10), 1s);
@@ -162,7 +151,7 @@ TEST_CASE("dead peer: the peer's FIN or reset ends the connection, counted by ca
 }
 
 TEST_CASE("dead peer: bytes unacknowledged for exactly user_timeout, no ACK since, end it") {
-  auto cfg = base_config();
+  auto cfg = test::quick_timers();
   cfg.user_timeout = 2s;
   delivery_sim sim(cfg);
   sim.add_lines(test::numbered_lines(0, 10));
@@ -177,7 +166,7 @@ TEST_CASE("dead peer: bytes unacknowledged for exactly user_timeout, no ACK sinc
 }
 
 TEST_CASE("dead peer: a slow peer that keeps acknowledging is not taken for a dead one") {
-  auto cfg = base_config();
+  auto cfg = test::quick_timers();
   cfg.user_timeout = 1s;
   cfg.stall_timeout = 30s;
   // 4 KB acknowledged every 400 ms: the oldest unacknowledged byte is seconds old.
@@ -192,7 +181,7 @@ TEST_CASE("dead peer: a slow peer that keeps acknowledging is not taken for a de
 }
 
 TEST_CASE("dead peer: a write with no progress for stall_timeout ends the connection") {
-  auto cfg = base_config();
+  auto cfg = test::quick_timers();
   cfg.stall_timeout = 1s;
   cfg.user_timeout = 30s;
   delivery_sim sim(cfg, 1, 1 << 20, 1024);
@@ -208,7 +197,7 @@ TEST_CASE("dead peer: a write with no progress for stall_timeout ends the connec
 }
 
 TEST_CASE("replay: the lines the kernel reports unacknowledged go back, no more, no fewer") {
-  delivery_sim sim(base_config());
+  delivery_sim sim(test::quick_timers());
   sim.add_lines(test::numbered_lines(0, 10));
   sim.at(1s, [&] { sim.peer_fault(0, fault::silence); });
   sim.add_lines(test::numbered_lines(10, 10), 1500ms);  // never acknowledged
@@ -221,7 +210,7 @@ TEST_CASE("replay: the lines the kernel reports unacknowledged go back, no more,
 }
 
 TEST_CASE("replay: replay_seconds re-sends from the first write at or after failure - window") {
-  auto cfg = base_config();
+  auto cfg = test::quick_timers();
   cfg.replay_window = 1s;
   delivery_sim sim(cfg);
   sim.add_lines(test::numbered_lines(0, 10));                // 0.001 s: before the window
@@ -237,7 +226,7 @@ TEST_CASE("replay: replay_seconds re-sends from the first write at or after fail
 
 TEST_CASE(
     "replay: peer_close_replay re-sends the last seconds after the peer's FIN, not a timeout") {
-  auto cfg = base_config();
+  auto cfg = test::quick_timers();
   cfg.peer_close_replay = 1s;
   for (auto what : {fault::close, fault::silence}) {
     delivery_sim sim(cfg);
@@ -255,7 +244,7 @@ TEST_CASE(
 }
 
 TEST_CASE("replay: what must go again but is older than the history kept is reported lost") {
-  auto cfg = base_config();
+  auto cfg = test::quick_timers();
   cfg.send_buffer = 4096;  // history: two send buffers and a line buffer, 16 KiB
   cfg.replay_window = 10s;
   delivery_sim sim(cfg, 1, 8192);
@@ -269,7 +258,7 @@ TEST_CASE("replay: what must go again but is older than the history kept is repo
 }
 
 TEST_CASE("finish: the drain waits for every acknowledgement before it closes") {
-  delivery_sim sim(base_config(), 1, 1 << 20, 64 * 1024, 300ms);
+  delivery_sim sim(test::quick_timers(), 1, 1 << 20, 64 * 1024, 300ms);
   sim.add_lines(test::numbered_lines(0, 10));
   sim.finish(10ms, 5s);
   sim.run();
@@ -282,7 +271,7 @@ TEST_CASE("finish: the drain waits for every acknowledgement before it closes") 
 }
 
 TEST_CASE("finish: at the deadline what was never acknowledged goes back to the buffer") {
-  auto cfg = base_config();
+  auto cfg = test::quick_timers();
   cfg.user_timeout = 30s;
   delivery_sim sim(cfg);
   sim.add_lines(test::numbered_lines(0, 10));
@@ -297,7 +286,7 @@ TEST_CASE("finish: at the deadline what was never acknowledged goes back to the 
 }
 
 TEST_CASE("finish: a connection lost during the drain is made again, the lines re-sent") {
-  auto cfg = base_config();
+  auto cfg = test::quick_timers();
   cfg.user_timeout = 1s;
   delivery_sim sim(cfg);
   sim.add_lines(test::numbered_lines(0, 10));
@@ -311,7 +300,7 @@ TEST_CASE("finish: a connection lost during the drain is made again, the lines r
 }
 
 TEST_CASE("finish: the deadline ends a write that is blocked, at the deadline") {
-  auto cfg = base_config();
+  auto cfg = test::quick_timers();
   cfg.stall_timeout = 30s;
   cfg.user_timeout = 30s;
   delivery_sim sim(cfg, 1, 1 << 20, 1024);
@@ -326,7 +315,7 @@ TEST_CASE("finish: the deadline ends a write that is blocked, at the deadline") 
 }
 
 TEST_CASE("finish: carbon unreachable, done at the deadline with the lines still buffered") {
-  delivery_sim sim(base_config());
+  delivery_sim sim(test::quick_timers());
   sim.set_reachable(0, false);
   sim.add_lines(test::numbered_lines(0, 10));
   sim.finish(0ms, 1s);
@@ -338,7 +327,7 @@ TEST_CASE("finish: carbon unreachable, done at the deadline with the lines still
 }
 
 TEST_CASE("finish: while backing off, the next attempt is made at once") {
-  auto cfg = base_config();
+  auto cfg = test::quick_timers();
   cfg.reconnect_min = 1s;
   cfg.reconnect_max = 1s;
   delivery_sim sim(cfg);
@@ -354,7 +343,7 @@ TEST_CASE("finish: while backing off, the next attempt is made at once") {
 }
 
 TEST_CASE("flush_delay: a lone line waits at most flush_delay, 16 KiB go at once") {
-  auto cfg = base_config();
+  auto cfg = test::quick_timers();
   cfg.flush_delay = 50ms;
   delivery_sim sim(cfg);
   sim.add_lines(test::numbered_lines(0, 1));

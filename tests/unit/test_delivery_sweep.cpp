@@ -23,14 +23,8 @@ constexpr std::size_t lines_per_round = 400;  // ~11 KB a round
 constexpr std::size_t send_capacity = 4096;
 
 carbon_config sweep_config() {
-  carbon_config cfg;
-  cfg.user_timeout = 2s;
-  cfg.stall_timeout = 3s;
-  cfg.reconnect_min = 100ms;
-  cfg.reconnect_max = 400ms;
-  cfg.hold_down = 2s;
+  auto cfg = test::quick_timers();
   cfg.send_buffer = 16 * 1024;
-  cfg.peer_close_replay = 0ms;
   return cfg;
 }
 

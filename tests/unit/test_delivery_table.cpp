@@ -69,13 +69,9 @@ std::string tokens(const std::vector<delivery_action>& actions) {
 }
 
 carbon_config table_config() {
-  carbon_config cfg;
-  cfg.user_timeout = 2s;
-  cfg.stall_timeout = 3s;
-  cfg.reconnect_min = 100ms;
+  auto cfg = test::quick_timers();
   cfg.reconnect_max = 100ms;
   cfg.reconnect_interval = 10s;
-  cfg.peer_close_replay = 0ms;
   return cfg;
 }
 
