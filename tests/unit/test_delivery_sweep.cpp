@@ -18,9 +18,9 @@ using test::fault;
 namespace {
 
 constexpr std::size_t rounds = 8;
-constexpr std::size_t lines_per_round = 400;  // ~11 KB a round
+constexpr std::size_t lines_per_round = 100;  // ~2.8 KB a round
 /// The kernel takes a round in three writes, acknowledged in three parts.
-constexpr std::size_t send_capacity = 4096;
+constexpr std::size_t send_capacity = 1024;
 
 carbon_config sweep_config() {
   auto cfg = test::quick_timers();
