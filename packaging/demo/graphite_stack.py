@@ -90,9 +90,36 @@ MAX_CREATES_PER_MINUTE = inf
             f.write("[all]\npattern = .*\nretentions = 1s:1h\n")
         with open(os.path.join(d, "conf", "storage-aggregation.conf"), "w") as f:
             f.write("[all]\npattern = .*\nxFilesFactor = 0\naggregationMethod = average\n")
-        self._spawn([SYSTEM_PYTHON, "/usr/bin/carbon-cache", f"--config={d}/conf/carbon.conf",
-                     "--debug", "start"], "carbon")
+        self.start_carbon_again()
+
+    def start_carbon_again(self):
+        """Starts carbon-cache with the configuration start_carbon() wrote."""
+        d = self.carbon_dir
+        self.carbon = self._spawn([SYSTEM_PYTHON, "/usr/bin/carbon-cache",
+                                   f"--config={d}/conf/carbon.conf", "--debug", "start"], "carbon")
         wait_for(lambda: accepts(self.carbon_port), 20, "carbon-cache")
+
+    def kill_carbon(self, sig):
+        """Ends carbon-cache with `sig` (SIGTERM: it writes its cache; SIGKILL: it loses it)."""
+        self.carbon.send_signal(sig)
+        self.carbon.wait(timeout=30)
+        pid_file = os.path.join(self.carbon_dir, "run", "carbon-cache-a.pid")
+        if os.path.exists(pid_file):
+            os.unlink(pid_file)
+
+    def fetch(self, path, since, until):
+        """{timestamp: value} of a metric, read from its whisper file."""
+        file = os.path.join(self.whisper_dir, *path.split(".")) + ".wsp"
+        if not os.path.exists(file):
+            return {}
+        out = subprocess.run([SYSTEM_PYTHON, "/usr/bin/whisper-fetch", f"--from={since}",
+                              f"--until={until}", file], capture_output=True, text=True, check=True)
+        points = {}
+        for line in out.stdout.splitlines():
+            ts, value = line.split()
+            if value != "None":
+                points[int(ts)] = float(value)
+        return points
 
     def prepare_web(self):
         """Settings module and database; slow (Django migrations), so it can

@@ -23,18 +23,40 @@ void require(bool ok) {
   if (!ok) std::abort();
 }
 
+/// Valid UTF-8 as RFC 3629 defines it, decoded independently of the
+/// validator's table: every sequence is the shortest form of its code point,
+/// no surrogate (U+D800..U+DFFF), nothing above U+10FFFF; and no controls.
 bool valid_utf8_without_controls(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
-    auto c = static_cast<unsigned char>(text[i]);
+    const auto c = static_cast<unsigned char>(text[i]);
     if (c < 0x80) {
       if (c < 0x20 || c == 0x7f) return false;
       ++i;
       continue;
     }
-    std::size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
-    if (n == 0 || c > 0xF4 || i + n > text.size()) return false;
-    for (std::size_t k = 1; k < n; ++k)
-      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return false;
+    std::size_t n = 0;
+    char32_t point = 0;
+    if ((c & 0xE0) == 0xC0) {
+      n = 2;
+      point = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 3;
+      point = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 4;
+      point = c & 0x07;
+    } else {
+      return false;  // a continuation byte first, or 0xF8..0xFF
+    }
+    if (i + n > text.size()) return false;
+    for (std::size_t k = 1; k < n; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xC0) != 0x80) return false;
+      point = (point << 6) | (next & 0x3F);
+    }
+    constexpr char32_t shortest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (point < shortest[n] || (point >= 0xD800 && point <= 0xDFFF) || point > 0x10FFFF)
+      return false;
     i += n;
   }
   return true;

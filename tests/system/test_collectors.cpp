@@ -60,7 +60,7 @@ std::map<std::string, double> collect(collector& c) {
 }
 
 std::size_t ss_count(const std::string& filter) {
-  return std::stoul(test::run_capture("ss -Htan " + filter + " | wc -l"));
+  return test::lines_printed_by("ss -Htan " + filter);
 }
 
 }  // namespace
@@ -125,7 +125,7 @@ TEST_CASE(
   // Unbound UDP sockets are not in the kernel's tables yet; the bound one is.
   auto bound_count = udp.count();
   CHECK(bound_count == udp_proc.count());
-  CHECK(bound_count == std::stoul(test::run_capture("ss -Huan | wc -l")));
+  CHECK(bound_count == test::lines_printed_by("ss -Huan"));
   CHECK(bound_count == 1);
   for (int fd : udp_sockets) close(fd);
 

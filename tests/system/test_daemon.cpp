@@ -322,6 +322,7 @@ TEST_CASE(
   // dropped, and nothing else.
   std::map<std::string, long long> round;
   std::size_t rounds_checked = 0;
+  long long most_buffered = 0;
   for (const auto& line : test::split_lines(data)) {
     auto at = line.find(".sockpush.");
     if (at == std::string::npos) continue;
@@ -329,6 +330,7 @@ TEST_CASE(
     auto value = std::stoll(line.substr(line.find(' ') + 1));
     if (name == "collected_lines") round.clear();
     round[name] = value;
+    if (name == "buffered_lines") most_buffered = std::max(most_buffered, value);
     if (name != "replayed_lines" || round.size() < 7) continue;
     CHECK_MESSAGE(
         round["collected_lines"] == round["sent_lines"] - round["replayed_lines"] +
@@ -340,6 +342,18 @@ TEST_CASE(
   }
   MESSAGE(rounds_checked << " rounds checked: collected = sent - replayed + buffered + dropped");
   CHECK(rounds_checked >= 10);
+  // Bounded by the cap in every round: the buffer (16 KiB) and the batch the
+  // stalled write took out of it (no more than the buffer held) hold at
+  // most twice the cap's worth of lines, and a round just being added.
+  const auto lines = test::split_lines(data);
+  const double line_bytes = static_cast<double>(data.size()) / static_cast<double>(lines.size());
+  const auto per_round = static_cast<double>(round["collected_lines"]) /
+                         static_cast<double>(std::max<long long>(1, rounds_checked));
+  const auto cap_lines = static_cast<long long>(2 * 16384 / line_bytes + per_round);
+  MESSAGE("most lines buffered in a round: " << most_buffered << " (the cap allows " << cap_lines
+                                             << ")");
+  CHECK(most_buffered > 0);
+  CHECK(most_buffered <= cap_lines);
   // Rounds kept their schedule while carbon was stuck: the newest survived,
   // two per second, none missing in the last seconds.
   std::map<long long, int> per_second;

@@ -17,8 +17,7 @@ using namespace std::chrono_literals;
 namespace {
 
 std::size_t time_wait_sockets() {
-  auto out = test::run_capture("ss -tan state time-wait | tail -n +2 | wc -l");
-  return static_cast<std::size_t>(std::stoul(out));
+  return test::lines_printed_by("ss -Htan state time-wait");
 }
 
 }  // namespace

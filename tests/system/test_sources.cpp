@@ -83,6 +83,21 @@ std::string write_config(const test::temp_dir& dir, unsigned carbon_port,
 
 }  // namespace
 
+namespace {
+
+/// Bytes the daemon has not read yet on its connection accepted at local
+/// `port` (ss's Recv-Q); -1 while there is no such connection.
+long long unread_bytes(unsigned port) {
+  int code = -1;
+  auto out = test::run_capture(
+      "ss -Htn state established '( sport = :" + std::to_string(port) + " )'", &code);
+  REQUIRE_MESSAGE(code == 0, "ss failed: " << out);
+  auto lines = test::split_lines(out);
+  return lines.empty() ? -1 : std::stoll(lines.front());
+}
+
+}  // namespace
+
 TEST_CASE("listen: tcp, udp, unix and bash's /dev/udp lines share the one carbon connection") {
   test::temp_dir dir;
   test::line_sink sink(dir / "sink");
@@ -100,7 +115,9 @@ TEST_CASE("listen: tcp, udp, unix and bash's /dev/udp lines share the one carbon
   int tcp = connect_tcp(tcp_port);
   REQUIRE(tcp >= 0);
   send_all(tcp, "from.tcp 1 100\nbad.value nan 100\nfrom.tcp.crlf 2 100\r\nsplit.");
-  test::sleep_ms(50);
+  // Nothing left in the daemon's receive queue: it has read up to "split."
+  // before the rest of that line is sent, so the line is split across reads.
+  REQUIRE(test::wait_until([&] { return unread_bytes(tcp_port) == 0; }, 5000ms));
   send_all(tcp, "line 3 100\nlast.without.newline 4 100");
   ::close(tcp);
   int local = connect_unix(unix_path);
@@ -285,8 +302,11 @@ interval = 0.5
   daemon.signal(SIGTERM);
   CHECK(daemon.wait(10000ms) == 0);
   // Each killed group took its sleep along, the last one at shutdown: none
-  // is left running. (The [.] keeps pgrep from matching this shell itself.)
-  CHECK(test::run_capture("pgrep -f 'sleep 31[.]4159' | wc -l") == "0\n");
+  // is left running: pgrep's exit status 1 is "none matched" (a missing
+  // pgrep would be 127). The [.] keeps pgrep from matching this shell itself.
+  int pgrep = -1;
+  auto left = test::run_capture("pgrep -f 'sleep 31[.]4159'", &pgrep);
+  CHECK_MESSAGE(pgrep == 1, "pgrep exit status " << pgrep << ", found: " << left);
   auto data = sink.data();
   CHECK(test::metric(data, "slow.started").values.size() >= 2);
   CHECK(test::metric(data, "slow.finished").values.empty());

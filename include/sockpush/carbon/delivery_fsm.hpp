@@ -44,8 +44,8 @@
 #include "sockpush/carbon/backoff.hpp"
 #include "sockpush/carbon/carbon_config.hpp"
 #include "sockpush/carbon/destination_order.hpp"
-#include "sockpush/carbon/line_writer.hpp"
 #include "sockpush/carbon/write_history.hpp"
+#include "sockpush/carbon/writer_stats.hpp"
 
 namespace sockpush {
 

@@ -106,4 +106,20 @@ std::vector<std::string> carbon_cache::metric_paths() const {
   return paths;
 }
 
+run_rounds check_every_round_accounted(const std::map<long long, double>& collected,
+                                       long long stopped) {
+  REQUIRE(collected.size() >= 2);
+  double per_round = 0;
+  for (auto it = collected.begin(); std::next(it) != collected.end(); ++it)
+    if (std::next(it)->first == it->first + 1) per_round = std::next(it)->second - it->second;
+  REQUIRE(per_round >= 15.0);
+  const auto [first, at_first] = *collected.begin();
+  const auto [last, at_last] = *collected.rbegin();
+  CHECK_MESSAGE(at_first == 0.0, "the daemon's first rounds were never stored");
+  CHECK_MESSAGE(last >= stopped - 1, "rounds before the SIGTERM at " << stopped << " were lost");
+  CHECK_MESSAGE(at_last == doctest::Approx(per_round * static_cast<double>(last - first)),
+                "the daemon did not collect a round every second from " << first << " to " << last);
+  return {first, last, static_cast<std::size_t>(per_round)};
+}
+
 }  // namespace test

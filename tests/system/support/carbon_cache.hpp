@@ -45,4 +45,16 @@ class carbon_cache {
   std::unique_ptr<child> process_;
 };
 
+/// The daemon's own account of its rounds, read back from carbon
+/// (`<prefix>.sockpush.collected_lines`, merged from every cache it fed:
+/// round k reports k rounds of lines). Checks that the first point stored is
+/// the daemon's first round, the last one its last round before the SIGTERM
+/// at `stopped`, and that a round was collected every second in between.
+struct run_rounds {
+  long long first = 0, last = 0;  ///< seconds of the daemon's first and last round
+  std::size_t lines = 0;          ///< lines in each round (fixed-size rounds)
+};
+run_rounds check_every_round_accounted(const std::map<long long, double>& collected,
+                                       long long stopped);
+
 }  // namespace test

@@ -107,6 +107,13 @@ std::chrono::milliseconds child::cpu_time() const {
   return std::chrono::milliseconds((utime + stime) * 1000 / sysconf(_SC_CLK_TCK));
 }
 
+std::size_t lines_printed_by(const std::string& command) {
+  int code = -1;
+  auto out = run_capture(command + " 2>&1", &code);
+  REQUIRE_MESSAGE(code == 0, command << " failed (exit status " << code << "): " << out);
+  return split_lines(out).size();
+}
+
 std::vector<std::string> daemon_command(const daemon_options& options) {
   std::vector<std::string> argv{SOCKPUSH_BINARY};
   auto add = [&argv](const char* flag, const std::string& value) {

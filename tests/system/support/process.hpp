@@ -59,6 +59,9 @@ std::string shell_line(const std::vector<std::string>& argv);
 
 /// Runs a shell command, returns its stdout (tests use it for ss, whisper-fetch).
 std::string run_capture(const std::string& command, int* exit_code = nullptr);
+/// Lines a command prints (`ss -H ...`); fails the test if the command fails,
+/// so a missing tool is never read as zero.
+std::size_t lines_printed_by(const std::string& command);
 
 void sleep_ms(int ms);
 
