@@ -4,10 +4,14 @@
 // "ready" once done and keeps the open ones until stdin closes.
 // Usage: fill_sockets TIME_WAIT_COUNT ESTABLISHED_PAIRS DESTINATIONS
 #include <arpa/inet.h>
+#include <signal.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -82,22 +86,55 @@ int main(int argc, char** argv) {
     for (int a : accepted) close(a);
     done += n;
   }
-  // ESTABLISHED pairs from ephemeral ports, held open.
-  std::vector<int> open;
-  for (int i = 0; i < pairs; ++i) {
-    int d = i % destinations;
-    int c = must(socket(AF_INET, SOCK_STREAM, 0), "socket");
-    must(connect(c, reinterpret_cast<sockaddr*>(&servers[static_cast<std::size_t>(d)]),
-                 sizeof(sockaddr_in)),
-         "connect");
-    open.push_back(c);
-    open.push_back(
-        must(accept(listeners[static_cast<std::size_t>(d)], nullptr, nullptr), "accept"));
+  // ESTABLISHED pairs from ephemeral ports, held open. A process may hold
+  // only RLIMIT_NOFILE descriptors (and may not raise the hard limit in a
+  // container), so the pairs are shared among as many processes as needed;
+  // each holds its own until stdin closes.
+  rlimit files{};
+  getrlimit(RLIMIT_NOFILE, &files);
+  files.rlim_cur = files.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &files);
+  const int per_process = std::max<int>(1, static_cast<int>(files.rlim_cur) / 2 - 64);
+  std::vector<pid_t> holders;
+  for (int first = 0; first < pairs; first += per_process) {
+    const int last = std::min(pairs, first + per_process);
+    std::fflush(stdout);
+    pid_t pid = must(fork(), "fork");
+    if (pid > 0) {
+      holders.push_back(pid);
+      continue;
+    }
+    std::vector<int> open;
+    for (int i = first; i < last; ++i) {
+      int d = i % destinations;
+      int c = must(socket(AF_INET, SOCK_STREAM, 0), "socket");
+      must(connect(c, reinterpret_cast<sockaddr*>(&servers[static_cast<std::size_t>(d)]),
+                   sizeof(sockaddr_in)),
+           "connect");
+      open.push_back(c);
+      open.push_back(
+          must(accept(listeners[static_cast<std::size_t>(d)], nullptr, nullptr), "accept"));
+    }
+    kill(getpid(), SIGSTOP);  // tells the parent this share is open
+    char c;
+    while (read(0, &c, 1) > 0) {
+    }
+    _exit(0);
+  }
+  for (pid_t pid : holders) {
+    int status = 0;
+    must(waitpid(pid, &status, WUNTRACED), "waitpid");
+    if (!WIFSTOPPED(status)) {
+      std::fprintf(stderr, "fill_sockets: a holder of ESTABLISHED pairs failed\n");
+      return 1;
+    }
+    kill(pid, SIGCONT);
   }
   std::printf("ready\n");
   std::fflush(stdout);
   char c;
   while (read(0, &c, 1) > 0) {
   }
+  for (pid_t pid : holders) waitpid(pid, nullptr, 0);
   return 0;
 }
