@@ -3,7 +3,8 @@
 // PORT_FILE once listening, and exits once EXPECTED lines have arrived or
 // nothing arrived for IDLE seconds, printing
 //   lines bytes connections first_byte_ns last_byte_ns   (CLOCK_REALTIME)
-// Usage: count_sink PORT_FILE EXPECTED IDLE
+// With COPY_FILE, everything received is also written there.
+// Usage: count_sink PORT_FILE EXPECTED IDLE [COPY_FILE]
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
@@ -27,9 +28,14 @@ long long realtime_ns() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: count_sink PORT_FILE EXPECTED IDLE_SECONDS\n");
+  if (argc != 4 && argc != 5) {
+    std::fprintf(stderr, "usage: count_sink PORT_FILE EXPECTED IDLE_SECONDS [COPY_FILE]\n");
     return 2;
+  }
+  FILE* copy = argc == 5 ? std::fopen(argv[4], "w") : nullptr;
+  if (argc == 5 && !copy) {
+    std::perror(argv[4]);
+    return 1;
   }
   const long long expected = std::atoll(argv[2]);
   const int idle_ms = std::atoi(argv[3]) * 1000;
@@ -82,8 +88,10 @@ int main(int argc, char** argv) {
       if (first == 0) first = last;
       bytes += got;
       lines += std::count(buf.data(), buf.data() + got, '\n');
+      if (copy) std::fwrite(buf.data(), 1, static_cast<std::size_t>(got), copy);
     }
   }
+  if (copy) std::fclose(copy);
   std::printf("%lld %lld %lld %lld %lld\n", lines, bytes, connections, first, last);
   return 0;
 }

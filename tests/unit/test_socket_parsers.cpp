@@ -88,6 +88,33 @@ TEST_CASE("sock_diag datagrams: states, ports and addresses read, DONE and ERROR
   CHECK(untouched.records.empty());
 }
 
+TEST_CASE("sock_diag datagrams: the one-walk TCP reply (TCPDIAG_GETSOCK) mixes both families") {
+  // The reply to an AF_UNSPEC TCPDIAG_GETSOCK request carries that type and
+  // both families; any other message type is not a socket.
+  std::vector<std::byte> datagram;
+  inet_diag_msg v4{};
+  v4.idiag_family = AF_INET;
+  v4.idiag_state = 6;
+  v4.id.idiag_dport = htons(2003);
+  inet_pton(AF_INET, "10.0.0.2", &v4.id.idiag_dst[0]);
+  append_message(datagram, TCPDIAG_GETSOCK, &v4, sizeof v4);
+  inet_diag_msg v6{};
+  v6.idiag_family = AF_INET6;
+  v6.idiag_state = 1;
+  v6.id.idiag_dport = htons(2004);
+  inet_pton(AF_INET6, "2001:db8::5", &v6.id.idiag_dst[0]);
+  append_message(datagram, TCPDIAG_GETSOCK, &v6, sizeof v6);
+  append_message(datagram, NLMSG_NOOP, &v6, sizeof v6);
+  state_counter seen;
+  detail::parse_sock_diag_datagram(datagram, seen.visitor());
+  REQUIRE(seen.records.size() == 2);
+  CHECK(seen.records[0].family == AF_INET);
+  CHECK(seen.records[1].family == AF_INET6);
+  CHECK(seen.records[1].remote_port == 2004);
+  CHECK(destination_usage{AF_INET6, seen.records[1].remote_address, 2004, 1}.metric_name() ==
+        "2001_db8__5_2004");
+}
+
 TEST_CASE("/proc/net/tcp lines: state, ports and addresses parsed, header and junk skipped") {
   const char* text =
       "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid\n"

@@ -41,7 +41,8 @@ class sock_diag_socket {
   bool available() const { return fd_ >= 0; }
   const std::string& open_error() const { return open_error_; }
 
-  /// Dumps the sockets of one family and protocol in `states`. A family or
+  /// Dumps the sockets of one family and protocol in `states`; AF_UNSPEC
+  /// (TCP only) dumps both families in one walk of the kernel's table. A family or
   /// protocol the kernel lacks (no IPv6, no udp_diag module) yields no
   /// records and success, with last_unsupported() set. Returns false with
   /// errno set when the dump fails.
@@ -50,6 +51,8 @@ class sock_diag_socket {
   bool last_unsupported() const { return unsupported_; }
 
  private:
+  bool send_request(std::uint8_t family, std::uint8_t protocol, std::uint32_t states);
+
   int fd_ = -1;
   std::string open_error_;
   std::vector<std::byte> buffer_;
