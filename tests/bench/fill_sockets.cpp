@@ -4,8 +4,8 @@
 // "ready" once done and keeps the open ones until stdin closes.
 // Usage: fill_sockets TIME_WAIT_COUNT ESTABLISHED_PAIRS DESTINATIONS
 #include <arpa/inet.h>
-#include <signal.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
