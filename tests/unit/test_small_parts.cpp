@@ -6,9 +6,11 @@
 
 #include "sockpush/buffer/spool.hpp"
 #include "sockpush/collect/clock_hold.hpp"
+#include "sockpush/collect/round_lines.hpp"
 #include "sockpush/common/config_error.hpp"
 #include "sockpush/common/interval_schedule.hpp"
 #include "sockpush/common/log_limiter.hpp"
+#include "sockpush/intake/line_validator.hpp"
 #include "sockpush/intake/listen_address.hpp"
 #include "support/files.hpp"
 
@@ -51,6 +53,29 @@ TEST_CASE("schedule: a clock step costs one odd round, never a sleep of years") 
   CHECK(back.wait(at_unix_ms(1'600'000'000'000)) == 10s);  // stepped back: at most one interval
   CHECK(back.advance(at_unix_ms(1'600'000'000'000)) == 0);
   CHECK(back.due() == 1'600'000'010);
+}
+
+TEST_CASE("2040: after 2038, rounds are scheduled, stamped, validated and formatted") {
+  // 32-bit targets (MIPS, ARMv7) build with _TIME_BITS=64: their time_t
+  // would otherwise wrap in January 2038. Run under qemu by tests/run cross-*.
+  static_assert(sizeof(std::time_t) == 8, "time_t must be 64-bit (_TIME_BITS=64)");
+  constexpr std::int64_t in_2040 = 2'208'988'800;  // 2040-01-01T00:00:00Z
+  interval_schedule s(10s, at_unix_ms(in_2040 * 1000 + 3'250));
+  CHECK(s.due() == in_2040 + 10);
+  CHECK(s.wait(at_unix_ms(in_2040 * 1000 + 3'250)) == 6750ms);
+  std::string text;
+  round_lines round(text, "r", s.due());
+  round.add("tcp.states.time_wait", std::uint64_t{7});
+  CHECK(text == "r.tcp.states.time_wait 7 2208988810\n");
+  std::string forwarded;
+  CHECK(validate_line("script.value 1.5 2208988810", in_2040, {}, forwarded) == line_verdict::ok);
+  CHECK(forwarded == "script.value 1.5 2208988810\n");
+  forwarded.clear();
+  CHECK(validate_line("script.value 2", in_2040 + 10, {}, forwarded) == line_verdict::ok);
+  CHECK(forwarded == "script.value 2 2208988810\n");  // a missing timestamp filled in with now
+  clock_config cfg;
+  cfg.not_before = 1'700'000'000;
+  CHECK(clock_hold(cfg, 1 << 20).trusted(in_2040));
 }
 
 TEST_CASE("clock hold: rounds held while the clock is untrusted get timestamps by their age") {

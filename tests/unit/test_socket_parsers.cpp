@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <sstream>
@@ -28,6 +30,23 @@ void append_message(std::vector<std::byte>& out, std::uint16_t type, const void*
   out.resize(at + NLMSG_ALIGN(h.nlmsg_len));
   std::memcpy(out.data() + at, &h, sizeof h);
   std::memcpy(out.data() + at + NLMSG_HDRLEN, payload, size);
+}
+
+/// An address as /proc/net/tcp{,6} prints it: each 32-bit word of the
+/// network-order bytes read as a host integer, in hex ("0200000A" for
+/// 10.0.0.2 on little-endian CPUs, "0A000002" on big-endian ones).
+std::string proc_address(int family, const char* text) {
+  std::array<std::uint8_t, 16> bytes{};
+  inet_pton(family, text, bytes.data());
+  std::string hex;
+  for (std::size_t at = 0; at < (family == AF_INET ? 4U : 16U); at += 4) {
+    std::uint32_t word = 0;
+    std::memcpy(&word, bytes.data() + at, 4);
+    char digits[9];
+    std::snprintf(digits, sizeof digits, "%08X", word);
+    hex += digits;
+  }
+  return hex;
 }
 
 }  // namespace
@@ -116,10 +135,12 @@ TEST_CASE("sock_diag datagrams: the one-walk TCP reply (TCPDIAG_GETSOCK) mixes b
 }
 
 TEST_CASE("/proc/net/tcp lines: state, ports and addresses parsed, header and junk skipped") {
-  const char* text =
+  const std::string text =
       "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid\n"
       "   0: 0100007F:0CEA 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0\n"
-      "   1: 0100007F:9C40 0200000A:07D3 06 00000000:00000000 03:00000D39 00000000     0\n"
+      "   1: 0100007F:9C40 " +
+      proc_address(AF_INET, "10.0.0.2") +
+      ":07D3 06 00000000:00000000 03:00000D39 00000000     0\n"
       "   2: 0100007F:9C41 0100007F:0CEA 01 00000000:00000000 00:00000000 00000000     0\n"
       "garbage\n"
       "   3: 0100007F:9C42 0100007F:0CEA 0B 00000000:00000000 00:00000000 00000000     0\n";
@@ -136,9 +157,11 @@ TEST_CASE("/proc/net/tcp lines: state, ports and addresses parsed, header and ju
         "10_0_0_2_2003");
 
   // IPv6: /proc prints the four 32-bit words in host order. ::1 and 2001:db8::1.
-  const char* text6 =
+  const std::string text6 =
       "  sl  local_address                         remote_address                        st\n"
-      "   0: 00000000000000000000000001000000:1F90 B80D0120000000000000000001000000:07D3 01 0\n";
+      "   0: " +
+      proc_address(AF_INET6, "::1") + ":1F90 " + proc_address(AF_INET6, "2001:db8::1") +
+      ":07D3 01 0\n";
   state_counter seen6;
   detail::parse_proc_net_lines(text6, AF_INET6, seen6.visitor());
   REQUIRE(seen6.records.size() == 1);
