@@ -27,6 +27,10 @@ cli_action parse_command_line(int argc, char** argv) {
       "sockpush: counts socket states and pushes them to Graphite's carbon over one "
       "persistent, reconnecting TCP connection."};
   app.set_version_flag("--version", std::string("sockpush ") + SOCKPUSH_VERSION);
+  app.footer(
+      "Subcommands:\n"
+      "  send [HOST [PORT]]          Forward Graphite lines from stdin over one connection,\n"
+      "                              a drop-in for `| nc HOST PORT` (sockpush send --help)");
 
   std::string config_path;
   std::string check_path;

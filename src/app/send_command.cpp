@@ -4,7 +4,9 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <csignal>
+#include <functional>
 #include <optional>
 
 #include "sockpush/app/cli.hpp"
@@ -40,7 +42,8 @@ std::optional<send_request> parse_arguments(int argc, char** argv, int& exit_cod
   app.add_option("host", host, "HOST, HOST:PORT or [IPv6]:PORT (default 127.0.0.1)");
   app.add_option("port", port, "PORT, nc style (default 2003)");
   app.add_option("--timeout", timeout,
-                 "Seconds allowed after end of input to deliver what is left (default 10)");
+                 "Seconds to deliver what is left after end of input or a signal, and the "
+                 "most a waiting line may see no progress (default 10)");
   app.add_option("-c,--config", config_path,
                  "Take the [carbon], [buffer] and [input] settings from FILE");
   app.add_option("--log-level", log_level, "trace, debug, info, warn (default), error, off");
@@ -74,28 +77,100 @@ std::optional<send_request> parse_arguments(int argc, char** argv, int& exit_cod
   return std::nullopt;
 }
 
+/// Why `sockpush send` stopped waiting for carbon.
+enum class stop_reason {
+  end_of_input,  ///< the input ended (or a first signal ended it): --timeout to deliver the rest
+  no_progress,   ///< lines waited and nothing was written for --timeout
+  interrupted,   ///< a second SIGINT/SIGTERM: now
+};
+
+/// Gives up once lines are waiting and none has been handed to carbon's
+/// kernel for `allowed`, as `nc -w` gives up on a connection that does not
+/// move; a slow producer with nothing waiting is never cut off.
+asio::awaitable<void> watch_progress(asio::steady_timer& timer, const line_writer& writer,
+                                     const line_buffer& buffer, milliseconds allowed,
+                                     std::function<void()> give_up) {
+  using clock = std::chrono::steady_clock;
+  auto last_sent = writer.stats().sent_lines;
+  auto still_since = clock::now();
+  for (;;) {
+    timer.expires_after(std::min(milliseconds{1000}, allowed / 4));
+    error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;  // the writer is done
+    const auto sent = writer.stats().sent_lines;
+    const bool waiting = !buffer.empty() || writer.pending_lines() > 0;
+    if (sent != last_sent || !waiting) {
+      last_sent = sent;
+      still_since = clock::now();
+    } else if (clock::now() - still_since >= allowed) {
+      give_up();
+      co_return;
+    }
+  }
+}
+
+std::string stop_message(stop_reason reason, double timeout_s) {
+  switch (reason) {
+    case stop_reason::no_progress:
+      return fmt::format("nothing could be written for {} s (--timeout)", timeout_s);
+    case stop_reason::interrupted:
+      return "interrupted";
+    case stop_reason::end_of_input:
+      break;
+  }
+  return fmt::format("within {} s after end of input", timeout_s);
+}
+
 /// Forwards stdin over one connection until end of input, then delivers
 /// the rest by the deadline. Returns the exit code.
 int forward_stdin(const send_request& request) {
+  using clock = std::chrono::steady_clock;
   const auto& cfg = request.cfg;
   asio::io_context io{1};
   line_buffer buffer(cfg.buffer_max_bytes);
   carbon_writer writer(io, cfg.carbon, {carbon_destination{request.destination, {}}}, buffer);
   line_intake intake(buffer, [&writer] { writer.wake(); }, {cfg.path_chars, {}});
   stdin_source source(io, intake);
+  auto reason = stop_reason::end_of_input;
+  // Stops now, whatever the input does: what was not acknowledged goes back
+  // to the buffer and is counted.
+  auto stop_now = [&](stop_reason why) {
+    reason = why;
+    source.stop();
+    writer.finish(clock::now());
+  };
+  // A first SIGINT/SIGTERM ends the input (the rest gets --timeout), a
+  // second one ends the run.
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const error_code& ec, int) {
-    if (!ec) source.stop();
-  });
+  int signals_received = 0;
+  std::function<void()> wait_for_signal = [&] {
+    signals.async_wait([&](const error_code& ec, int) {
+      if (ec) return;
+      if (++signals_received > 1) {
+        stop_now(stop_reason::interrupted);
+        return;
+      }
+      source.stop();
+      wait_for_signal();
+    });
+  };
+  wait_for_signal();
+  asio::steady_timer progress_timer(io);
   asio::co_spawn(io, writer.run(), [&](std::exception_ptr e) {
     signals.cancel();
+    progress_timer.cancel();
     rethrow_if_failed(e);
   });
+  asio::co_spawn(io,
+                 watch_progress(progress_timer, writer, buffer, request.deadline,
+                                [&] { stop_now(stop_reason::no_progress); }),
+                 rethrow_if_failed);
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
         co_await source.run();
-        writer.finish(std::chrono::steady_clock::now() + request.deadline);
+        if (reason == stop_reason::end_of_input) writer.finish(clock::now() + request.deadline);
       },
       rethrow_if_failed);
   io.run();
@@ -103,12 +178,10 @@ int forward_stdin(const send_request& request) {
   const auto& invalid = intake.invalid();
   if (invalid.total() > 0)
     spdlog::warn("{} invalid lines were not forwarded ({})", invalid.total(), invalid.summary());
-  if (writer.delivered()) return 0;
-  fmt::print(stderr,
-             "sockpush send: {} lines could not be delivered to {} within {} s after end of "
-             "input\n",
-             buffer.lines(), request.destination.to_string(),
-             static_cast<double>(request.deadline.count()) / 1000.0);
+  if (writer.delivered() && reason == stop_reason::end_of_input) return 0;
+  fmt::print(stderr, "sockpush send: {} lines could not be delivered to {}: {}\n", buffer.lines(),
+             request.destination.to_string(),
+             stop_message(reason, static_cast<double>(request.deadline.count()) / 1000.0));
   return 1;
 }
 

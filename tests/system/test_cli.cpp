@@ -26,6 +26,16 @@ TEST_CASE("cli: --version prints the project version") {
   CHECK(r.out == std::string("sockpush ") + SOCKPUSH_VERSION + "\n");
 }
 
+TEST_CASE("cli: --help lists the options and the send subcommand") {
+  auto r = run_sockpush({"--help"});
+  CHECK(r.code == 0);
+  CHECK(r.out.find("--carbon") != std::string::npos);
+  CHECK(r.out.find("Subcommands:\n  send [HOST [PORT]]") != std::string::npos);
+  auto send = run_sockpush({"send", "--help"});
+  CHECK(send.code == 0);
+  CHECK(send.out.find("--timeout") != std::string::npos);
+}
+
 TEST_CASE("cli: --check-config accepts the sample and rejects a broken file with exit 2") {
   auto ok = run_sockpush({"--check-config", SOCKPUSH_SOURCE_DIR "/etc/sockpush.toml"});
   CHECK(ok.code == 0);

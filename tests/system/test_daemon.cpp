@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <sstream>
 
 #include "support/process.hpp"
 
@@ -209,6 +210,40 @@ TEST_CASE("daemon: --once exits 1 when carbon cannot be reached within shutdown_
       {}, dir / "log");
   CHECK(once.wait(10000ms) == 1);
   CHECK(test::read_file(dir / "log").find("could not be delivered") != std::string::npos);
+}
+
+TEST_CASE(
+    "daemon: SIGTERM with a write blocked on a carbon that never reads: out by shutdown_timeout") {
+  test::temp_dir dir;
+  auto cfg = config_file(dir, "[daemon]\nshutdown_timeout = 2\n[carbon]\nsend_buffer = 4096\n");
+  test::line_sink stalled(dir / "stalled", 0, true);
+  test::child daemon(
+      test::daemon_command(
+          {.config = cfg, .carbon = test::loopback(stalled.port()), .interval = "0.1"}),
+      {}, dir / "log");
+  REQUIRE(test::wait_until([&] { return stalled.connections() == 1; }, 5000ms));
+  // Ten rounds a second into a peer whose kernel takes ~30 KB: the write
+  // blocks within a second or two, far from the 30 s stall_timeout. The
+  // daemon's socket then holds what the peer's window has no room for.
+  test::sleep_ms(4000);
+  int ss_code = -1;
+  const auto sockets = test::run_capture(
+      "ss -Htn state established '( dport = :" + std::to_string(stalled.port()) + " )'", &ss_code);
+  REQUIRE(ss_code == 0);
+  std::istringstream fields(sockets);
+  long long receive_queue = -1, send_queue = -1;
+  fields >> receive_queue >> send_queue;
+  MESSAGE("the daemon's socket: " << send_queue << " bytes waiting to be sent");
+  REQUIRE(send_queue > 0);
+  const auto stop = std::chrono::steady_clock::now();
+  daemon.signal(SIGTERM);
+  const int code = daemon.wait(10000ms);
+  const auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - stop);
+  const auto log = test::read_file(dir / "log");
+  MESSAGE("exit " << code << " " << took.count() << " s after SIGTERM");
+  CHECK(code == 0);
+  CHECK(took < 3s);  // shutdown_timeout, plus a round's collection
+  CHECK(log.find("undelivered lines lost at shutdown") != std::string::npos);
 }
 
 TEST_CASE("daemon: --once delivers one round over one connection and exits 0") {

@@ -7,6 +7,7 @@
 #include <set>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -262,4 +263,58 @@ TEST_CASE(
   CHECK(received.size() == 200);
   CHECK(err.find("never acknowledged") != std::string::npos);
   CHECK(err.find("re-sending") != std::string::npos);
+}
+
+namespace {
+
+/// `sockpush send` reading an endless stream of valid lines, as its own
+/// process (the child's pid is sockpush's, for signals).
+test::child endless_send(const test::temp_dir& dir, unsigned port, const std::string& timeout) {
+  return test::child(
+      {"bash", "-c",
+       "exec " +
+           test::shell_line({SOCKPUSH_BINARY, "send", test::loopback(port), "--timeout", timeout}) +
+           " < <(yes 'stuck.value 1 1700000000')"},
+      {}, dir / "err");
+}
+
+}  // namespace
+
+TEST_CASE("send: a carbon that accepts and never reads: exit 1 once nothing moved for --timeout") {
+  test::temp_dir dir;
+  test::line_sink stalled(dir / "stalled", 0, true);
+  auto send = endless_send(dir, stalled.port(), "2");
+  REQUIRE(test::wait_until([&] { return stalled.connections() == 1; }, 5000ms));
+  const auto connected = std::chrono::steady_clock::now();
+  const int code = send.wait(15000ms);
+  const auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - connected);
+  const auto err = test::read_file(dir / "err");
+  MESSAGE("exit " << code << " after " << took.count() << " s: " << err);
+  CHECK(code == 1);
+  // The kernel's buffers fill first (a second or so), then 2 s of nothing.
+  CHECK(took < 6s);
+  CHECK(err.find("lines could not be delivered") != std::string::npos);
+  CHECK(err.find("nothing could be written for 2 s (--timeout)") != std::string::npos);
+}
+
+TEST_CASE(
+    "send: SIGINT to a send stuck on carbon ends the input, a second SIGINT ends it at once") {
+  test::temp_dir dir;
+  test::line_sink stalled(dir / "stalled", 0, true);
+  auto send = endless_send(dir, stalled.port(), "30");
+  REQUIRE(test::wait_until([&] { return stalled.connections() == 1; }, 5000ms));
+  test::sleep_ms(1500);  // the kernel's buffers are full, the write blocked
+  send.signal(SIGINT);
+  test::sleep_ms(500);
+  CHECK(send.running());  // the rest still has --timeout to go out
+  const auto second = std::chrono::steady_clock::now();
+  send.signal(SIGINT);
+  const int code = send.wait(5000ms);
+  const auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - second);
+  const auto err = test::read_file(dir / "err");
+  MESSAGE("exit " << code << " " << took.count() << " s after the second SIGINT: " << err);
+  CHECK(code == 1);
+  CHECK(took < 1s);
+  CHECK(err.find("lines could not be delivered") != std::string::npos);
+  CHECK(err.find("interrupted") != std::string::npos);
 }
