@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <system_error>
+#include <type_traits>
 
 #include "sockpush/collect/proc_files.hpp"
 
@@ -141,9 +142,17 @@ sock_diag_socket::~sock_diag_socket() {
 
 bool sock_diag_socket::send_request(std::uint8_t family, std::uint8_t protocol,
                                     std::uint32_t states) {
-  sockaddr_nl kernel{};
-  kernel.nl_family = AF_NETLINK;
-  auto send = [&](const auto& message) {
+  auto send = [this](const auto& payload, std::uint16_t type) {
+    struct {
+      nlmsghdr header;
+      std::remove_cvref_t<decltype(payload)> request;
+    } message{};
+    message.header.nlmsg_len = sizeof message;
+    message.header.nlmsg_type = type;
+    message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    message.request = payload;
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
     return ::sendto(fd_, &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel),
                     sizeof kernel) >= 0;
   };
@@ -151,28 +160,16 @@ bool sock_diag_socket::send_request(std::uint8_t family, std::uint8_t protocol,
     // One walk of the kernel's TCP table for both families: only the older
     // TCPDIAG_GETSOCK request takes AF_UNSPEC (SOCK_DIAG_BY_FAMILY dispatches
     // on the family). The walk dominates a round's cost, so this halves it.
-    struct {
-      nlmsghdr header;
-      inet_diag_req request;
-    } message{};
-    message.header.nlmsg_len = sizeof message;
-    message.header.nlmsg_type = TCPDIAG_GETSOCK;
-    message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    message.request.idiag_family = AF_UNSPEC;
-    message.request.idiag_states = states;
-    return send(message);
+    inet_diag_req both{};
+    both.idiag_family = AF_UNSPEC;
+    both.idiag_states = states;
+    return send(both, TCPDIAG_GETSOCK);
   }
-  struct {
-    nlmsghdr header;
-    inet_diag_req_v2 request;
-  } message{};
-  message.header.nlmsg_len = sizeof message;
-  message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  message.request.sdiag_family = family;
-  message.request.sdiag_protocol = protocol;
-  message.request.idiag_states = states;
-  return send(message);
+  inet_diag_req_v2 one{};
+  one.sdiag_family = family;
+  one.sdiag_protocol = protocol;
+  one.idiag_states = states;
+  return send(one, SOCK_DIAG_BY_FAMILY);
 }
 
 bool sock_diag_socket::dump(std::uint8_t family, std::uint8_t protocol, std::uint32_t states,

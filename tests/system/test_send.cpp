@@ -278,6 +278,18 @@ test::child endless_send(const test::temp_dir& dir, unsigned port, const std::st
       {}, dir / "err");
 }
 
+struct send_end {
+  int code;
+  std::chrono::duration<double> took;  ///< from the moment given to the exit
+  std::string err;
+};
+
+send_end wait_for_end(test::child& send, const test::temp_dir& dir,
+                      std::chrono::steady_clock::time_point since) {
+  const int code = send.wait(15000ms);
+  return {code, std::chrono::steady_clock::now() - since, test::read_file(dir / "err")};
+}
+
 }  // namespace
 
 TEST_CASE("send: a carbon that accepts and never reads: exit 1 once nothing moved for --timeout") {
@@ -285,16 +297,13 @@ TEST_CASE("send: a carbon that accepts and never reads: exit 1 once nothing move
   test::line_sink stalled(dir / "stalled", 0, true);
   auto send = endless_send(dir, stalled.port(), "2");
   REQUIRE(test::wait_until([&] { return stalled.connections() == 1; }, 5000ms));
-  const auto connected = std::chrono::steady_clock::now();
-  const int code = send.wait(15000ms);
-  const auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - connected);
-  const auto err = test::read_file(dir / "err");
-  MESSAGE("exit " << code << " after " << took.count() << " s: " << err);
-  CHECK(code == 1);
+  const auto end = wait_for_end(send, dir, std::chrono::steady_clock::now());
+  MESSAGE("exit " << end.code << " after " << end.took.count() << " s: " << end.err);
+  CHECK(end.code == 1);
   // The kernel's buffers fill first (a second or so), then 2 s of nothing.
-  CHECK(took < 6s);
-  CHECK(err.find("lines could not be delivered") != std::string::npos);
-  CHECK(err.find("nothing could be written for 2 s (--timeout)") != std::string::npos);
+  CHECK(end.took < 6s);
+  CHECK(end.err.find("lines could not be delivered") != std::string::npos);
+  CHECK(end.err.find("nothing could be written for 2 s (--timeout)") != std::string::npos);
 }
 
 TEST_CASE(
@@ -309,12 +318,11 @@ TEST_CASE(
   CHECK(send.running());  // the rest still has --timeout to go out
   const auto second = std::chrono::steady_clock::now();
   send.signal(SIGINT);
-  const int code = send.wait(5000ms);
-  const auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - second);
-  const auto err = test::read_file(dir / "err");
-  MESSAGE("exit " << code << " " << took.count() << " s after the second SIGINT: " << err);
-  CHECK(code == 1);
-  CHECK(took < 1s);
-  CHECK(err.find("lines could not be delivered") != std::string::npos);
-  CHECK(err.find("interrupted") != std::string::npos);
+  const auto end = wait_for_end(send, dir, second);
+  MESSAGE("exit " << end.code << " " << end.took.count()
+                  << " s after the second SIGINT: " << end.err);
+  CHECK(end.code == 1);
+  CHECK(end.took < 1s);
+  CHECK(end.err.find("lines could not be delivered") != std::string::npos);
+  CHECK(end.err.find("interrupted") != std::string::npos);
 }

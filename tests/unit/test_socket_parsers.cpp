@@ -32,6 +32,17 @@ void append_message(std::vector<std::byte>& out, std::uint16_t type, const void*
   std::memcpy(out.data() + at + NLMSG_HDRLEN, payload, size);
 }
 
+/// One socket as sock_diag reports it.
+inet_diag_msg diag_message(int family, std::uint8_t state, const char* remote,
+                           std::uint16_t remote_port) {
+  inet_diag_msg msg{};
+  msg.idiag_family = static_cast<std::uint8_t>(family);
+  msg.idiag_state = state;
+  msg.id.idiag_dport = htons(remote_port);
+  inet_pton(family, remote, &msg.id.idiag_dst[0]);
+  return msg;
+}
+
 /// An address as /proc/net/tcp{,6} prints it: each 32-bit word of the
 /// network-order bytes read as a host integer, in hex ("0200000A" for
 /// 10.0.0.2 on little-endian CPUs, "0A000002" on big-endian ones).
@@ -66,12 +77,8 @@ struct state_counter {
 TEST_CASE("sock_diag datagrams: states, ports and addresses read, DONE and ERROR recognised") {
   std::vector<std::byte> datagram;
   for (std::uint8_t state : {1, 1, 6, 10, 3}) {
-    inet_diag_msg msg{};
-    msg.idiag_family = AF_INET;
-    msg.idiag_state = state;
+    auto msg = diag_message(AF_INET, state, "10.0.0.2", 2003);
     msg.id.idiag_sport = htons(40000 + state);
-    msg.id.idiag_dport = htons(2003);
-    inet_pton(AF_INET, "10.0.0.2", &msg.id.idiag_dst[0]);
     append_message(datagram, SOCK_DIAG_BY_FAMILY, &msg, sizeof msg);
   }
   state_counter seen;
@@ -111,17 +118,9 @@ TEST_CASE("sock_diag datagrams: the one-walk TCP reply (TCPDIAG_GETSOCK) mixes b
   // The reply to an AF_UNSPEC TCPDIAG_GETSOCK request carries that type and
   // both families; any other message type is not a socket.
   std::vector<std::byte> datagram;
-  inet_diag_msg v4{};
-  v4.idiag_family = AF_INET;
-  v4.idiag_state = 6;
-  v4.id.idiag_dport = htons(2003);
-  inet_pton(AF_INET, "10.0.0.2", &v4.id.idiag_dst[0]);
+  const auto v4 = diag_message(AF_INET, 6, "10.0.0.2", 2003);
   append_message(datagram, TCPDIAG_GETSOCK, &v4, sizeof v4);
-  inet_diag_msg v6{};
-  v6.idiag_family = AF_INET6;
-  v6.idiag_state = 1;
-  v6.id.idiag_dport = htons(2004);
-  inet_pton(AF_INET6, "2001:db8::5", &v6.id.idiag_dst[0]);
+  const auto v6 = diag_message(AF_INET6, 1, "2001:db8::5", 2004);
   append_message(datagram, TCPDIAG_GETSOCK, &v6, sizeof v6);
   append_message(datagram, NLMSG_NOOP, &v6, sizeof v6);
   state_counter seen;
