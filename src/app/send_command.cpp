@@ -94,7 +94,7 @@ asio::awaitable<void> watch_progress(asio::steady_timer& timer, const line_write
   auto last_sent = writer.stats().sent_lines;
   auto still_since = clock::now();
   for (;;) {
-    timer.expires_after(std::min(milliseconds{1000}, allowed / 4));
+    timer.expires_after(std::clamp(allowed / 4, milliseconds{10}, milliseconds{1000}));
     error_code ec;
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;  // the writer is done

@@ -129,6 +129,41 @@ TEST_CASE(
   for (std::size_t i = 1; i < before.size(); ++i) CHECK(before[i] - before[i - 1] <= 1);
 }
 
+TEST_CASE("SIGHUP while carbon is unreachable: the old configuration's rounds go to the new one") {
+  test::temp_dir dir;
+  test::line_sink sink(dir / "sink");
+  auto config = dir / "sockpush.toml";
+  auto write_config = [&](unsigned port, const std::string& prefix) {
+    test::write_file(config, "[carbon]\naddress = \"127.0.0.1:" + std::to_string(port) +
+                                 "\"\nreconnect_min = 0.1\nreconnect_max = 0.2\n"
+                                 "[collect]\ninterval = 0.5\nprefix = \"" +
+                                 prefix + "\"\n");
+  };
+  write_config(test::unused_port(), "before");  // nothing listens: every round waits
+  test::child daemon(test::daemon_command({.config = config}), {}, dir / "log");
+  test::sleep_ms(3000);
+  write_config(sink.port(), "after");
+  const long long reloaded = time(nullptr);
+  daemon.signal(SIGHUP);
+  REQUIRE(test::wait_until(
+      [&] { return test::metric(sink.data(), "after.tcp.states.listen").values.size() >= 2; },
+      10000ms));
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(10000ms) == 0);
+  // Carried over, oldest first, ahead of the new configuration's rounds:
+  // every second from the first round to the last before the SIGHUP.
+  auto before = test::metric(sink.data(), "before.tcp.states.listen").timestamps;
+  MESSAGE(before.size() << " rounds of the old configuration arrived, "
+                        << (before.empty() ? 0 : before.back() - reloaded)
+                        << " s from the SIGHUP; one connection: " << sink.connections());
+  REQUIRE(before.size() >= 5);
+  CHECK(before.back() >= reloaded - 1);
+  for (std::size_t i = 1; i < before.size(); ++i) CHECK(before[i] - before[i - 1] <= 1);
+  const auto data = sink.data();
+  CHECK(data.find("before.") < data.find("after."));
+  CHECK(sink.connections() == 1);
+}
+
 TEST_CASE("log.target = syslog: messages reach /dev/log") {
   // A private mount namespace with its own /dev: the test's syslog socket is
   // /dev/log for this process and its children only.
