@@ -134,7 +134,9 @@ TEST_CASE("SIGHUP while carbon is unreachable: the old configuration's rounds go
   test::line_sink sink(dir / "sink");
   auto config = dir / "sockpush.toml";
   auto write_config = [&](unsigned port, const std::string& prefix) {
-    test::write_file(config, "[carbon]\naddress = \"127.0.0.1:" + std::to_string(port) +
+    // shutdown_timeout: how long the old configuration tries an unreachable carbon.
+    test::write_file(config, "[daemon]\nshutdown_timeout = 1\n[carbon]\naddress = \"127.0.0.1:" +
+                                 std::to_string(port) +
                                  "\"\nreconnect_min = 0.1\nreconnect_max = 0.2\n"
                                  "[collect]\ninterval = 0.5\nprefix = \"" +
                                  prefix + "\"\n");
