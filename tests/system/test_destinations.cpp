@@ -76,13 +76,17 @@ TEST_CASE(
   // Each round is on one cache or the other: the daemon's own count, from
   // both, says which rounds there were.
   std::map<long long, double> on_primary, on_secondary, collected;
+  // carbon writes one metric's file after another: the listen series is
+  // read after the count and must have caught up with its last round.
   REQUIRE(test::wait_until(
       [&] {
-        on_primary = primary.fetch("fo.tcp.states.listen", start - 1, end + 1);
-        on_secondary = secondary.fetch("fo.tcp.states.listen", start - 1, end + 1);
         collected = primary.fetch("fo.sockpush.collected_lines", start - 1, end + 1);
         collected.merge(secondary.fetch("fo.sockpush.collected_lines", start - 1, end + 1));
-        return !collected.empty() && collected.rbegin()->first >= stopped - 1;
+        on_primary = primary.fetch("fo.tcp.states.listen", start - 1, end + 1);
+        on_secondary = secondary.fetch("fo.tcp.states.listen", start - 1, end + 1);
+        if (collected.empty() || collected.rbegin()->first < stopped - 1) return false;
+        const auto last_round = collected.rbegin()->first;
+        return on_primary.count(last_round) + on_secondary.count(last_round) > 0;
       },
       15000ms));
   REQUIRE(!on_primary.empty());
