@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -10,13 +11,34 @@
 using namespace std::chrono_literals;
 
 namespace test {
+namespace {
+
+/// Whether a listener could bind 127.0.0.1:`port` now (as carbon's does,
+/// with SO_REUSEADDR, so TIME_WAIT leftovers do not count).
+bool port_free(unsigned port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int on = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  auto address = ipv4("127.0.0.1", static_cast<std::uint16_t>(port));
+  const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  ::close(fd);
+  return free;
+}
+
+}  // namespace
 
 carbon_cache::carbon_cache(const temp_dir& dir, const std::string& name, unsigned port_block)
     : root_(dir / name), whisper_dir_(root_ + "/storage/whisper") {
   for (auto sub : {"conf", "storage/whisper", "log", "run"})
     std::filesystem::create_directories(root_ + "/" + sub);
-  // Three ports per instance, spread by PID so parallel tests do not collide.
-  line_port_ = 32003 + port_block * 1600 + static_cast<unsigned>(getpid() % 500) * 3;
+  // Three ports per instance, spread by PID, and passed over while another
+  // test (ctest -j) holds one of them.
+  const unsigned first = 32003 + port_block * 1600;
+  unsigned slot = static_cast<unsigned>(getpid() % 500);
+  for (int tries = 0; tries < 500; ++tries, slot = (slot + 1) % 500) {
+    line_port_ = first + slot * 3;
+    if (port_free(line_port_) && port_free(line_port_ + 1) && port_free(line_port_ + 2)) break;
+  }
   std::ostringstream conf;
   conf << "[cache]\n"
        << "STORAGE_DIR = " << root_ << "/storage/\n"
