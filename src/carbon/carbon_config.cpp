@@ -5,29 +5,44 @@
 #include "sockpush/common/config_error.hpp"
 
 namespace sockpush {
+namespace {
+
+/// Whether `a` and `b` are one destination in `mode`'s terms; then a note on
+/// those terms (maybe empty), else nullptr.
+const char* same_destination(destination_mode mode, const carbon_destination& a,
+                             const carbon_destination& b) {
+  switch (mode) {
+    case destination_mode::carbon_ch:
+      if (a.where.host == b.where.host && a.instance == b.instance)
+        return " (carbon_ch tells destinations apart by host and instance, as carbon does)";
+      return nullptr;
+    case destination_mode::fnv1a_ch:
+    case destination_mode::jump_fnv1a_ch:
+      if (!a.instance.empty() && a.instance == b.instance)
+        return " (an instance names one member of the ring)";
+      break;
+    case destination_mode::failover:
+      break;
+  }
+  return a.where == b.where ? "" : nullptr;
+}
+
+}  // namespace
 
 std::vector<carbon_destination> parse_destinations(const std::vector<std::string>& texts,
                                                    destination_mode mode, std::string_view key) {
   if (texts.empty()) throw config_error(fmt::format("{} is empty", key));
   std::vector<carbon_destination> parsed;
   if (texts.size() == 1 && texts.front() == "-") return parsed;
-  // carbon_ch tells destinations apart as carbon's ring does, by host and
-  // instance; failover by where it connects.
-  const bool by_instance = mode == destination_mode::carbon_ch;
   for (const auto& text : texts) {
     std::string why;
     auto d = parse_carbon_destination(text, &why);
     if (!d)
-      throw config_error(
-          fmt::format("{} '{}' is not HOST:PORT[:INSTANCE] or '-': {}", key, text, why));
+      throw config_error(fmt::format(
+          "{} '{}' is not HOST:PORT[:INSTANCE], HOST[:PORT]=INSTANCE or '-': {}", key, text, why));
     for (const auto& other : parsed)
-      if (other.where.host == d->where.host &&
-          (by_instance ? other.instance == d->instance : other.where.port == d->where.port))
-        throw config_error(fmt::format(
-            "{}: '{}' is listed twice{}", key, text,
-            by_instance
-                ? " (carbon_ch tells destinations apart by host and instance, as carbon does)"
-                : ""));
+      if (auto rule = same_destination(mode, other, *d))
+        throw config_error(fmt::format("{}: '{}' is listed twice{}", key, text, rule));
     parsed.push_back(std::move(*d));
   }
   return parsed;

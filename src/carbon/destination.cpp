@@ -76,7 +76,11 @@ std::optional<carbon_destination> parse_carbon_destination(std::string_view text
   // "host:port:instance" has exactly two colons with a port between them; an
   // IPv6 literal with two colons has them side by side ("::1", "fe80::1").
   std::string_view address = text;
-  if (text.empty() || text.front() == '[') {
+  if (auto equals = text.rfind('='); equals != std::string_view::npos) {
+    // carbon-c-relay's "host[:port]=instance"
+    address = text.substr(0, equals);
+    result.instance = std::string(text.substr(equals + 1));
+  } else if (text.empty() || text.front() == '[') {
     auto close = text.find(']');
     auto instance_colon = close == std::string_view::npos ? close : text.find(':', close + 2);
     if (instance_colon != std::string_view::npos) {
@@ -95,7 +99,7 @@ std::optional<carbon_destination> parse_carbon_destination(std::string_view text
   if (!where) return std::nullopt;
   result.where = std::move(*where);
   if (address.size() < text.size() && result.instance.empty()) {
-    if (why) *why = "empty instance name after the port";
+    if (why) *why = "empty instance name after the address";
     return std::nullopt;
   }
   auto plain = [](std::string_view s, bool colons) {

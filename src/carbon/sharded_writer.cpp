@@ -21,7 +21,7 @@ struct sharded_writer::shard {
 sharded_writer::sharded_writer(asio::io_context& io, const carbon_config& cfg, line_buffer& buffer)
     : io_(io),
       buffer_(buffer),
-      ring_(cfg.destinations),
+      placement_(cfg.mode, cfg.destinations),
       wake_timer_(io, std::chrono::steady_clock::time_point::max()),
       routed_(cfg.destinations.size()),
       routed_lines_(cfg.destinations.size()) {
@@ -45,7 +45,7 @@ void sharded_writer::route() {
       auto line = rest.substr(0, end + 1);  // lines in the buffer always end in '\n'
       rest.remove_prefix(line.size());
       auto path = line.substr(0, line.find(' '));
-      auto to = ring_.node_for(path);
+      auto to = placement_.node_for(path);
       routed_[to].append(line);
       ++routed_lines_[to];
     }

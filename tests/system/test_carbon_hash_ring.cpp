@@ -1,14 +1,21 @@
-// carbon_ch placement against carbon's own hashing code: Debian's
-// graphite-carbon ships carbon/hashing.py, and python3 runs it on the same
-// names and destinations.
+// Placement against the real hashing code: carbon_ch against carbon's own
+// carbon/hashing.py (Debian's graphite-carbon, run by python3), fnv1a_ch and
+// jump_fnv1a_ch against a running carbon-c-relay in front of line sinks.
 #include <doctest/doctest.h>
+#include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <map>
 #include <sstream>
 
 #include "sockpush/carbon/carbon_hash_ring.hpp"
 #include "sockpush/carbon/md5.hpp"
+#include "sockpush/carbon/metric_placement.hpp"
 #include "support/process.hpp"
+
+using namespace std::chrono_literals;
 
 using namespace sockpush;
 
@@ -36,11 +43,16 @@ std::vector<carbon_destination> destinations(const std::vector<std::string>& tex
 
 /// Metric names of the shapes sockpush sends and forwards, some tagged, some
 /// with UTF-8, of many lengths (MD5 pads differently around 55/64 bytes).
-std::vector<std::string> sample_names(std::size_t count) {
+/// Without `utf8`, that leaf is ASCII: carbon-c-relay rewrites every byte
+/// outside ASCII to '_' before it hashes a name.
+std::vector<std::string> sample_names(std::size_t count, bool utf8 = true) {
   std::vector<std::string> names;
-  const char* leaves[] = {"tcp.states.time_wait",       "tcp.states.established",
-                          "sockpush.sent_lines",        "ephemeral.destinations.10_0_0_1_2003",
-                          "app.requests;env=prod;dc=x", "caf\xc3\xa9.latency_ms"};
+  const char* leaves[] = {"tcp.states.time_wait",
+                          "tcp.states.established",
+                          "sockpush.sent_lines",
+                          "ephemeral.destinations.10_0_0_1_2003",
+                          "app.requests;env=prod;dc=x",
+                          utf8 ? "caf\xc3\xa9.latency_ms" : "p99+x%@~.latency_ms;unit=ms"};
   for (std::size_t i = 0; i < count; ++i) {
     std::string name = "host" + std::to_string(i % 997) + "." + leaves[i % 6];
     name += std::string(i % 71, 'x').insert(0, i % 71 ? "." : "") + "." + std::to_string(i);
@@ -166,4 +178,186 @@ TEST_CASE("carbon destinations: host:port:instance as carbon writes it") {
   CHECK_FALSE(parse_carbon_destination("ho'st:2003", &why));
   CHECK(why.find("letters") != std::string::npos);
   CHECK_FALSE(parse_carbon_destination("host:99999:a", &why));
+}
+
+namespace {
+
+/// Where each line landed, from port_sinks.py's output: sink index per name.
+std::map<std::string, std::vector<std::size_t>> landings(const std::string& sink_output) {
+  std::map<std::string, std::vector<std::size_t>> where;
+  for (const auto& line : test::split_lines(sink_output)) {
+    const auto space = line.find(' ');
+    const auto name = line.substr(space + 1, line.find(' ', space + 1) - space - 1);
+    where[name].push_back(std::stoul(line.substr(0, space)));
+  }
+  return where;
+}
+
+/// One relay cluster: its members as written, and its first sink index.
+struct relay_cluster {
+  std::vector<std::string> members;
+  std::size_t first_sink = 0;
+};
+
+/// Which member of `cluster` got a name that landed on `sinks`; the member
+/// count if none did.
+std::size_t member_of(const std::vector<std::size_t>& sinks, const relay_cluster& cluster) {
+  for (auto sink : sinks)
+    if (sink >= cluster.first_sink && sink < cluster.first_sink + cluster.members.size())
+      return sink - cluster.first_sink;
+  return cluster.members.size();
+}
+
+/// 12000 names through a real carbon-c-relay whose clusters of type `ring`
+/// (2, 3 and 20 members, without and with instances) each feed their own
+/// line sinks; every name must land where sockpush's placement puts it. Then
+/// the sockpush daemon itself, in that mode, feeds the 3-member cluster's
+/// sinks: the same landings again.
+void check_against_relay(const std::string& ring, destination_mode mode,
+                         const std::vector<std::string>& instances_of_20) {
+  test::temp_dir dir;
+  const auto names = sample_names(12000, false);
+  std::string input;
+  for (const auto& n : names) input += n + " 1 1700000000\n";
+  test::write_file(dir / "names", input);
+
+  std::vector<relay_cluster> clusters;
+  std::size_t sinks = 0;
+  for (bool named : {false, true})
+    for (std::size_t size : {2u, 3u, 20u}) {
+      clusters.push_back({std::vector<std::string>(size), sinks});
+      sinks += size;
+      for (std::size_t i = 0; named && i < size; ++i)
+        clusters.back().members[i] = "=" + instances_of_20[i];
+    }
+  test::child sink({"/usr/bin/python3",
+                    std::string(SOCKPUSH_SOURCE_DIR) + "/tests/system/support/port_sinks.py",
+                    std::to_string(sinks), dir / "landed", dir / "ports", "120"});
+  REQUIRE(test::wait_until([&] { return std::filesystem::exists(dir / "ports"); }, 10000ms));
+  std::istringstream ports(test::read_file(dir / "ports"));
+  std::string relay_conf;
+  for (std::size_t c = 0; c < clusters.size(); ++c) {
+    relay_conf += "cluster c" + std::to_string(c) + " " + ring + "\n";
+    for (auto& member : clusters[c].members) {
+      unsigned port = 0;
+      ports >> port;
+      member = "127.0.0.1:" + std::to_string(port) + member;
+      relay_conf += "    " + member + "\n";
+    }
+    relay_conf += "    ;\nmatch * send to c" + std::to_string(c) + ";\n";
+  }
+  const auto relay_port = test::unused_port();
+  relay_conf += "listen type linemode 127.0.0.1:" + std::to_string(relay_port) + " proto tcp;\n";
+  test::write_file(dir / "relay.conf", relay_conf);
+
+  // The relay cleanses names; these characters it must let through as sent.
+  test::child relay({"/usr/bin/carbon-c-relay", "-f", dir / "relay.conf", "-s", "-w", "1", "-c",
+                     "-_:#;=+%@~", "-l", dir / "relay.log"});
+  REQUIRE(test::wait_until(
+      [&] {
+        return test::run_capture("ss -Hltn 'sport = :" + std::to_string(relay_port) + "'").size() >
+               0;
+      },
+      10000ms));
+  int rc = 0;
+  test::run_capture(std::string(SOCKPUSH_BINARY) + " send 127.0.0.1 " + std::to_string(relay_port) +
+                        " < " + dir / "names",
+                    &rc);
+  REQUIRE(rc == 0);
+  const auto expected = names.size() * clusters.size();
+  const bool all_arrived = test::wait_until(
+      [&] { return test::split_lines(test::read_file(dir / "landed")).size() >= expected; },
+      30000ms);
+  relay.signal(SIGTERM);
+  relay.wait(5000ms);
+  REQUIRE_MESSAGE(all_arrived, test::read_file(dir / "relay.log"));
+  const auto relay_put = landings(test::read_file(dir / "landed"));
+
+  for (const auto& cluster : clusters) {
+    metric_placement placement(mode, destinations(cluster.members));
+    std::size_t agree = 0, shown = 0;
+    std::vector<std::size_t> per_member(cluster.members.size());
+    for (const auto& name : names) {
+      const auto relay_member = member_of(relay_put.at(name), cluster);
+      const auto ours = placement.node_for(name);
+      if (ours == relay_member) {
+        ++agree;
+        ++per_member[ours];
+      } else if (shown++ < 3) {
+        MESSAGE(name << ": sockpush " << ours << ", carbon-c-relay " << relay_member);
+      }
+    }
+    std::ostringstream spread;
+    for (auto n : per_member) spread << n << " ";
+    MESSAGE(ring << ", " << cluster.members.size() << " members, e.g. " << cluster.members.back()
+                 << ": " << agree << " of " << names.size()
+                 << " names where carbon-c-relay put them; per member " << spread.str());
+    CHECK(agree == names.size());
+    for (auto n : per_member) CHECK(n > 0);
+  }
+
+  // The daemon, in this mode, in front of the named 3-member cluster's sinks.
+  const auto& three = clusters[4];
+  REQUIRE(three.members.size() == 3);
+  const auto listen_port = test::unused_port();
+  std::string toml = "[carbon]\nmode = \"" + ring + "\"\ndestinations = [";
+  for (const auto& m : three.members) toml += "\"" + m + "\", ";
+  toml += "]\n[[listen]]\naddress = \"tcp://127.0.0.1:" + std::to_string(listen_port) + "\"\n";
+  test::write_file(dir / "sockpush.toml", toml);
+  const auto before = test::split_lines(test::read_file(dir / "landed")).size();
+  test::child daemon(test::daemon_command({.config = dir / "sockpush.toml", .interval = "60"}), {},
+                     dir / "daemon.log");
+  REQUIRE(test::wait_until(
+      [&] {
+        return test::run_capture("ss -Hltn 'sport = :" + std::to_string(listen_port) + "'").size() >
+               0;
+      },
+      10000ms));
+  test::run_capture(std::string(SOCKPUSH_BINARY) + " send 127.0.0.1 " +
+                        std::to_string(listen_port) + " < " + dir / "names",
+                    &rc);
+  REQUIRE(rc == 0);
+  std::map<std::string, std::vector<std::size_t>> daemon_put;
+  test::wait_until(
+      [&] {
+        const auto all = test::split_lines(test::read_file(dir / "landed"));
+        std::string after;
+        for (std::size_t i = before; i < all.size(); ++i) after += all[i] + "\n";
+        daemon_put = landings(after);
+        return std::all_of(names.begin(), names.end(),
+                           [&](const auto& n) { return daemon_put.count(n) > 0; });
+      },
+      30000ms);
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(10000ms) == 0);
+  std::size_t same = 0;
+  for (const auto& name : names) {
+    auto it = daemon_put.find(name);
+    same += it != daemon_put.end() && it->second.size() == 1 &&
+            member_of(it->second, three) == member_of(relay_put.at(name), three);
+  }
+  MESSAGE("sockpush daemon, " << ring << ": " << same << " of " << names.size()
+                              << " names on the member carbon-c-relay chose");
+  CHECK(same == names.size());
+}
+
+}  // namespace
+
+TEST_CASE("fnv1a_ch: every one of 12000 names lands where carbon-c-relay puts it") {
+  std::vector<std::string> instances;
+  for (int i = 0; i < 20; ++i) {
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx",
+                  static_cast<unsigned long long>(fnv1a_64("member-" + std::to_string(i))));
+    instances.push_back(hex);
+  }
+  check_against_relay("fnv1a_ch", destination_mode::fnv1a_ch, instances);
+}
+
+TEST_CASE("jump_fnv1a_ch: every one of 12000 names lands where carbon-c-relay puts it") {
+  // Numbers out of order (37, 30, 23, ..., 9, 2, 32, ...): the relay sorts
+  // members by instance, as numbers.
+  std::vector<std::string> instances;
+  for (int i = 0; i < 20; ++i) instances.push_back(std::to_string(37 - i * 7 % 37));
+  check_against_relay("jump_fnv1a_ch", destination_mode::jump_fnv1a_ch, instances);
 }

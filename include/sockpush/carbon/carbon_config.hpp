@@ -21,11 +21,21 @@ enum class destination_mode {
   /// Each metric to the carbon-cache that carbon's own consistent-hashing
   /// relay would choose; one connection per destination.
   carbon_ch,
+  /// Likewise, placed as carbon-c-relay's cluster types of these names place
+  /// them (relay_hash_rings.hpp).
+  fnv1a_ch,
+  jump_fnv1a_ch,
 };
+
+/// Whether each metric has one destination of its own (one connection per
+/// destination) rather than all lines going to the first that works.
+constexpr bool places_each_metric(destination_mode mode) {
+  return mode != destination_mode::failover;
+}
 
 struct carbon_config {
   /// carbon's plaintext receivers in order of preference, parsed from
-  /// "host:port[:instance]" (TOML: `address` or `destinations`; CLI:
+  /// "host:port[:instance]" or "host[:port]=instance" (TOML: `address` or `destinations`; CLI:
   /// --carbon). None: the lines go to standard output ("-").
   std::vector<carbon_destination> destinations;
   destination_mode mode = destination_mode::failover;

@@ -25,7 +25,8 @@ struct host_port {
 std::optional<host_port> parse_host_port(std::string_view text, std::string* why = nullptr);
 
 /// One of several carbon destinations, written as carbon's own DESTINATIONS
-/// setting writes them: "host:port" or "host:port:instance".
+/// setting writes them, "host:port" or "host:port:instance", or as a
+/// carbon-c-relay cluster member, "host[:port]=instance".
 struct carbon_destination {
   host_port where;
   /// carbon-cache instance name; empty when none was written (carbon's None).
@@ -38,7 +39,8 @@ struct carbon_destination {
   bool operator==(const carbon_destination&) const = default;
 };
 
-/// Accepts what parse_host_port() accepts, plus ":instance" after a port.
+/// Accepts what parse_host_port() accepts, plus ":instance" after a port or
+/// "=instance".
 /// Host and instance may only hold letters, digits and "._-" (":" in IPv6
 /// literals): carbon's hash ring is keyed by their Python repr().
 std::optional<carbon_destination> parse_carbon_destination(std::string_view text,

@@ -1,9 +1,10 @@
-// carbon_ch mode: every metric goes to the carbon-cache that carbon's own
-// consistent-hashing relay would choose. One carbon_writer per destination,
+// carbon_ch, fnv1a_ch and jump_fnv1a_ch modes: every metric goes to the
+// carbon-cache that carbon's relay (or carbon-c-relay's cluster of that type)
+// would choose. One carbon_writer per destination,
 // each with its own connection and its own share of the buffer, so one
 // carbon being down fills (and drops from) only its own share.
 //
-//   shared buffer -> run(): split by carbon_hash_ring -> buffer per destination
+//   shared buffer -> run(): split by metric_placement -> buffer per destination
 //                                                      -> carbon_writer each
 #pragma once
 
@@ -14,8 +15,8 @@
 
 #include "sockpush/buffer/line_buffer.hpp"
 #include "sockpush/carbon/carbon_config.hpp"
-#include "sockpush/carbon/carbon_hash_ring.hpp"
 #include "sockpush/carbon/line_writer.hpp"
+#include "sockpush/carbon/metric_placement.hpp"
 #include "sockpush/common/asio.hpp"
 
 namespace sockpush {
@@ -48,7 +49,7 @@ class sharded_writer final : public line_writer {
 
   asio::io_context& io_;
   line_buffer& buffer_;
-  carbon_hash_ring ring_;
+  metric_placement placement_;
   std::vector<std::unique_ptr<shard>> shards_;
   asio::steady_timer wake_timer_;
   std::string batch_;
