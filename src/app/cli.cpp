@@ -6,18 +6,30 @@
 namespace sockpush {
 namespace {
 
-/// "a:2003,b:2003": several destinations, as carbon.destinations.
-std::vector<carbon_destination> parse_carbon_flag(const std::string& carbon,
-                                                  destination_mode mode) {
+/// "a:2003,b:2003": several destinations, as carbon.destinations;
+/// "tls://a:2003,tls://b:2003" turns on carbon.tls as well.
+void apply_carbon_flag(const std::string& carbon, carbon_config& out) {
+  constexpr std::string_view tls_scheme = "tls://";
   std::vector<std::string> listed;
+  std::size_t over_tls = 0;
   for (std::size_t at = 0; at <= carbon.size();) {
     auto comma = std::min(carbon.find(',', at), carbon.size());
-    listed.push_back(carbon.substr(at, comma - at));
+    auto one = carbon.substr(at, comma - at);
+    if (one.rfind(tls_scheme, 0) == 0) {
+      one.erase(0, tls_scheme.size());
+      ++over_tls;
+    }
+    listed.push_back(one);
     at = comma + 1;
   }
-  return parse_destinations(
-      listed, mode,
-      listed.size() == 1 ? "--carbon (carbon.address)" : "--carbon (carbon.destinations)");
+  const auto key =
+      listed.size() == 1 ? "--carbon (carbon.address)" : "--carbon (carbon.destinations)";
+  if (over_tls != 0 && over_tls != listed.size())
+    throw config_error(fmt::format("{}: either every destination is tls:// or none", key));
+  out.destinations = parse_destinations(listed, out.mode, key);
+  if (over_tls == 0) return;
+  out.tls.enabled = true;
+  check_tls(out.tls);
 }
 
 }  // namespace
@@ -71,7 +83,7 @@ cli_action parse_command_line(int argc, char** argv) {
   }
   if (!config_path.empty()) action.cfg = load_config(config_path);
   auto& cfg = action.cfg;
-  if (!carbon.empty()) cfg.carbon.destinations = parse_carbon_flag(carbon, cfg.carbon.mode);
+  if (!carbon.empty()) apply_carbon_flag(carbon, cfg.carbon);
   if (!interval.empty()) cfg.interval = parse_seconds(interval, "--interval");
   if (!prefix.empty()) cfg.prefix = prefix;
   if (!log_level.empty()) cfg.log_level = log_level;

@@ -181,26 +181,35 @@ void check_at(const toml::value* table, const std::string& key, Check check) {
 void read_carbon(const toml::value& t, carbon_config& c) {
   std::string one;
   std::vector<std::string> listed;
-  read_section(t, "carbon",
-               {{"address", text(one)},
-                {"destinations", text_list(listed)},
-                {"mode", choice(c.mode, {{"failover", destination_mode::failover},
-                                         {"carbon_ch", destination_mode::carbon_ch},
-                                         {"fnv1a_ch", destination_mode::fnv1a_ch},
-                                         {"jump_fnv1a_ch", destination_mode::jump_fnv1a_ch}})},
-                {"hold_down", seconds(c.hold_down)},
-                {"reconnect_interval", seconds_or_off(c.reconnect_interval)},
-                {"connect_timeout", seconds(c.connect_timeout)},
-                {"reconnect_min", seconds(c.reconnect_min)},
-                {"reconnect_max", seconds(c.reconnect_max)},
-                {"user_timeout", seconds(c.user_timeout)},
-                {"keepalive_idle", seconds(c.keepalive_idle)},
-                {"keepalive_interval", seconds(c.keepalive_interval)},
-                {"keepalive_count", integer(c.keepalive_count, 1, 127)},
-                {"send_buffer", integer(c.send_buffer, 4096, 64 << 20)},
-                {"stall_timeout", seconds(c.stall_timeout)},
-                {"replay_seconds", seconds_or_off(c.replay_window)},
-                {"peer_close_replay_seconds", seconds_or_off(c.peer_close_replay)}});
+  read_section(
+      t, "carbon",
+      {{"address", text(one)},
+       {"destinations", text_list(listed)},
+       {"mode", choice(c.mode, {{"failover", destination_mode::failover},
+                                {"carbon_ch", destination_mode::carbon_ch},
+                                {"fnv1a_ch", destination_mode::fnv1a_ch},
+                                {"jump_fnv1a_ch", destination_mode::jump_fnv1a_ch}})},
+       {"hold_down", seconds(c.hold_down)},
+       {"reconnect_interval", seconds_or_off(c.reconnect_interval)},
+       {"connect_timeout", seconds(c.connect_timeout)},
+       {"reconnect_min", seconds(c.reconnect_min)},
+       {"reconnect_max", seconds(c.reconnect_max)},
+       {"user_timeout", seconds(c.user_timeout)},
+       {"keepalive_idle", seconds(c.keepalive_idle)},
+       {"keepalive_interval", seconds(c.keepalive_interval)},
+       {"keepalive_count", integer(c.keepalive_count, 1, 127)},
+       {"send_buffer", integer(c.send_buffer, 4096, 64 << 20)},
+       {"stall_timeout", seconds(c.stall_timeout)},
+       {"replay_seconds", seconds_or_off(c.replay_window)},
+       {"peer_close_replay_seconds", seconds_or_off(c.peer_close_replay)},
+       {"tls", boolean(c.tls.enabled)},
+       {"tls_verify", boolean(c.tls.verify)},
+       {"tls_ca_file", text(c.tls.ca_file)},
+       {"tls_server_name", text(c.tls.server_name)},
+       {"tls_cert_file", text(c.tls.cert_file)},
+       {"tls_key_file", text(c.tls.key_file)},
+       {"tls_min_version", choice(c.tls.min_version, {{"1.2", 0x0303}, {"1.3", 0x0304}})}});
+  check_at(&t, "tls", [&] { check_tls(c.tls); });
   const auto* address = find_key(t, "address");
   const auto* destinations = find_key(t, "destinations");
   if (address && destinations)

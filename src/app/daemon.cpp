@@ -36,6 +36,7 @@ std::unique_ptr<line_writer> make_writer(asio::io_context& io, const config& cfg
                                          line_buffer& buffer) {
   const auto& destinations = cfg.carbon.destinations;
   if (destinations.empty()) return std::make_unique<stdout_writer>(io, buffer);
+  warn_if_unverified(cfg.carbon.tls);
   if (places_each_metric(cfg.carbon.mode) && destinations.size() > 1)
     return std::make_unique<sharded_writer>(io, cfg.carbon, buffer);
   return std::make_unique<carbon_writer>(io, cfg.carbon, destinations, buffer);

@@ -27,6 +27,21 @@ struct send_request {
   milliseconds deadline{};
 };
 
+/// The --tls* flags over [carbon] tls_* from -c; any of them turns TLS on.
+void apply_tls_flags(bool tls, bool insecure, const tls_config& flags, tls_config& out) {
+  for (auto [flag, setting] :
+       {std::pair{&flags.ca_file, &out.ca_file}, std::pair{&flags.cert_file, &out.cert_file},
+        std::pair{&flags.key_file, &out.key_file}, std::pair{&flags.server_name, &out.server_name}})
+    if (!flag->empty()) {
+      *setting = *flag;
+      tls = true;
+    }
+  if (insecure) out.verify = false;
+  out.enabled = out.enabled || tls || insecure;
+  check_tls(out);
+  warn_if_unverified(out);
+}
+
 /// Reads the command line. Nothing to send (help, bad arguments): nullopt,
 /// with the exit code in `exit_code`.
 std::optional<send_request> parse_arguments(int argc, char** argv, int& exit_code) {
@@ -39,6 +54,8 @@ std::optional<send_request> parse_arguments(int argc, char** argv, int& exit_cod
   std::string config_path;
   std::string log_level = "warn";
   int flush_ms = -1;
+  bool tls = false, tls_insecure = false;
+  tls_config tls_flags;
   app.add_option("host", host, "HOST, HOST:PORT or [IPv6]:PORT (default 127.0.0.1)");
   app.add_option("port", port, "PORT, nc style (default 2003)");
   app.add_option("--timeout", timeout,
@@ -51,6 +68,17 @@ std::optional<send_request> parse_arguments(int argc, char** argv, int& exit_cod
                  "A line waits at most this long for the next ones, to fill packets "
                  "(default 50, [send] flush_ms; 0 = write each read at once)")
       ->check(CLI::Range(0, 10000));
+  // As ncat --ssl has them, with the certificate checked unless told not to.
+  app.add_flag("--tls", tls, "Send over TLS (carbon-c-relay's listen ... ssl, stunnel)");
+  app.add_option("--tls-ca", tls_flags.ca_file,
+                 "Trust the CAs in this PEM file (default: the system's trust store)");
+  app.add_option("--tls-cert", tls_flags.cert_file, "Client certificate (PEM), for mutual TLS");
+  app.add_option("--tls-key", tls_flags.key_file, "The client certificate's key (PEM)");
+  app.add_option("--tls-server-name", tls_flags.server_name,
+                 "Name the server's certificate must hold, sent as SNI (default: HOST)");
+  app.add_flag("--tls-insecure", tls_insecure,
+               "Do not check the server's certificate (anyone on the path can read and change "
+               "what is sent)");
   send_request request;
   exit_code = exit_usage;
   try {
@@ -65,6 +93,7 @@ std::optional<send_request> parse_arguments(int argc, char** argv, int& exit_cod
         flush_ms >= 0 ? milliseconds{flush_ms} : request.cfg.send_flush;
     request.cfg.log_level = log_level;
     setup_logging(request.cfg.log_level);
+    apply_tls_flags(tls, tls_insecure, tls_flags, request.cfg.carbon.tls);
     return request;
   } catch (const CLI::CallForHelp&) {
     std::fputs(app.help().c_str(), stdout);

@@ -1,8 +1,12 @@
 #include "sockpush/carbon/carbon_config.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "sockpush/common/config_error.hpp"
+#if SOCKPUSH_TLS
+#include "sockpush/carbon/tls_client.hpp"
+#endif
 
 namespace sockpush {
 namespace {
@@ -46,6 +50,24 @@ std::vector<carbon_destination> parse_destinations(const std::vector<std::string
     parsed.push_back(std::move(*d));
   }
   return parsed;
+}
+
+void check_tls(const tls_config& tls) {
+  if (!tls.enabled) return;
+#if SOCKPUSH_TLS
+  if (tls.cert_file.empty() != tls.key_file.empty())
+    throw config_error("carbon.tls_cert_file and carbon.tls_key_file go together");
+  tls_client loads_its_files(tls);
+#else
+  throw config_error("carbon.tls: this sockpush was built without TLS (cmake -DSOCKPUSH_TLS=ON)");
+#endif
+}
+
+void warn_if_unverified(const tls_config& tls) {
+  if (tls.enabled && !tls.verify)
+    spdlog::warn(
+        "TLS to carbon without certificate verification (carbon.tls_verify = false): anyone on "
+        "the path can read and change what is sent");
 }
 
 }  // namespace sockpush

@@ -13,6 +13,11 @@
 #include <cstring>
 #include <random>
 
+#if SOCKPUSH_TLS
+#include "sockpush/carbon/tls_ack_map.hpp"
+#include "sockpush/carbon/tls_client.hpp"
+#endif
+
 namespace sockpush {
 namespace {
 
@@ -53,18 +58,29 @@ struct carbon_writer::link {
   link(asio::io_context& io, link_id id_) : id(id_), socket(io), resolver(io) {}
 
   /// Bytes of data written and not acknowledged by the peer (SIOCOUTQ,
-  /// which still answers after a reset); -1 if the kernel cannot tell.
+  /// which still answers after a reset); -1 if the kernel cannot tell. Over
+  /// TLS, the plaintext bytes whose ciphertext is not all acknowledged.
   int unacknowledged_bytes() {
     int unacked = -1;
     if (!socket.is_open() || ioctl(socket.native_handle(), SIOCOUTQ, &unacked) != 0) return -1;
     // A FIN takes a sequence number of its own: it is not data.
-    return fin_sent && unacked > 0 ? unacked - 1 : unacked;
+    if (fin_sent && unacked > 0) --unacked;
+#if SOCKPUSH_TLS
+    if (tls) return acks.plaintext_unacked(unacked, tls->next_layer().written());
+#endif
+    return unacked;
   }
 
   link_id id;
+  std::size_t destination = 0;
   tcp::socket socket;
   tcp::resolver resolver;
   bool fin_sent = false;
+#if SOCKPUSH_TLS
+  /// Over the socket, which it must not outlive; null for plaintext.
+  std::unique_ptr<tls_stream> tls;
+  tls_ack_map acks;
+#endif
 };
 
 carbon_writer::carbon_writer(asio::io_context& io, const carbon_config& cfg,
@@ -74,6 +90,9 @@ carbon_writer::carbon_writer(asio::io_context& io, const carbon_config& cfg,
       fsm_(cfg, std::move(destinations), buffer, std::random_device{}()),
       done_timer_(io, clock::time_point::max()) {
   for (std::size_t t = 0; t < delivery_timer_count; ++t) timers_.emplace_back(io);
+#if SOCKPUSH_TLS
+  if (cfg.tls.enabled) tls_ = std::make_unique<tls_client>(cfg.tls);
+#endif
 }
 
 carbon_writer::~carbon_writer() = default;
@@ -84,6 +103,12 @@ asio::awaitable<void> carbon_writer::run() {
     error_code ec;
     co_await done_timer_.async_wait(asio::redirect_error(use_awaitable, ec));
   }
+}
+
+writer_stats carbon_writer::stats() const {
+  auto stats = fsm_.stats();
+  stats.tls_handshake_failures = tls_failures_;
+  return stats;
 }
 
 void carbon_writer::feed(delivery_event event) {
@@ -109,6 +134,7 @@ void carbon_writer::perform(const delivery_action& a) {
   switch (a.what) {
     case kind::connect: {
       auto l = links_.emplace_back(std::make_shared<link>(io_, a.link));
+      l->destination = a.destination;
       asio::co_spawn(io_, connect(l, a.destination), rethrow_if_failed);
       break;
     }
@@ -179,12 +205,18 @@ asio::awaitable<void> carbon_writer::connect(std::shared_ptr<link> l, std::size_
       keep->socket.close(ignored);
     });
     co_await l->socket.async_connect(endpoint, asio::redirect_error(use_awaitable, ec));
-    deadline.cancel();
     if (!ec && l->socket.is_open()) {
       apply_socket_options(l->socket);
-      feed(delivery_event::connected(l->id, endpoint.address().to_string()));
+      bool ready = true;
+#if SOCKPUSH_TLS
+      // The handshake counts against the same connect_timeout.
+      if (tls_) ready = co_await handshake(*l, where.host, endpoint.address(), timed_out);
+#endif
+      deadline.cancel();
+      if (ready) feed(delivery_event::connected(l->id, endpoint.address().to_string()));
       co_return;
     }
+    deadline.cancel();
     reason = timed_out ? fmt::format("connect to {} timed out after {} ms",
                                      endpoint.address().to_string(), cfg_.connect_timeout.count())
                        : ec.message();
@@ -194,14 +226,46 @@ asio::awaitable<void> carbon_writer::connect(std::shared_ptr<link> l, std::size_
   feed(delivery_event::connect_failed(l->id, reason));
 }
 
+#if SOCKPUSH_TLS
+asio::awaitable<bool> carbon_writer::handshake(link& l, const std::string& host,
+                                               const asio::ip::address& address,
+                                               const bool& timed_out) {
+  l.tls = tls_->stream_for(l.socket, l.destination, host);
+  error_code ec;
+  co_await l.tls->async_handshake(asio::ssl::stream_base::client,
+                                  asio::redirect_error(use_awaitable, ec));
+  if (!ec && l.socket.is_open()) co_return true;
+  auto [failure, why] =
+      timed_out ? std::pair{tls_failure::handshake,
+                            fmt::format("timed out after {} ms", cfg_.connect_timeout.count())}
+                : tls_->explain(*l.tls, ec);
+  ++tls_failures_[static_cast<std::size_t>(failure)];
+  error_code ignored;
+  l.socket.close(ignored);
+  // Nothing was sent: the lines stay buffered for a connection that verifies.
+  feed(delivery_event::connect_failed(
+      l.id, fmt::format("TLS handshake with {} ({}) failed: {}", host, address.to_string(), why)));
+  co_return false;
+}
+#endif
+
 asio::awaitable<void> carbon_writer::watch(std::shared_ptr<link> l) {
   std::array<char, 512> discard{};
   error_code ec;
   // carbon's line receiver never answers: this ends only with the
-  // connection (or carbon sends garbage, which is read and ignored).
-  while (!ec)
+  // connection (or carbon sends garbage, which is read and ignored). Over
+  // TLS it also takes in the server's session tickets.
+  while (!ec) {
+#if SOCKPUSH_TLS
+    if (l->tls) {
+      co_await l->tls->async_read_some(asio::buffer(discard),
+                                       asio::redirect_error(use_awaitable, ec));
+      continue;
+    }
+#endif
     co_await l->socket.async_read_some(asio::buffer(discard),
                                        asio::redirect_error(use_awaitable, ec));
+  }
   if (ec != asio::error::operation_aborted)
     feed(delivery_event::peer_closed(l->id, classify(ec), ec.message()));
 }
@@ -209,6 +273,16 @@ asio::awaitable<void> carbon_writer::watch(std::shared_ptr<link> l) {
 void carbon_writer::write(const std::shared_ptr<link>& l, std::string_view data) {
   // write_some, not async_write: the machine restarts the stall timer on
   // every bit of progress.
+#if SOCKPUSH_TLS
+  if (l->tls) {
+    l->tls->async_write_some(asio::buffer(data.data(), data.size()),
+                             [this, l](const error_code& ec, std::size_t n) {
+                               l->acks.wrote(n, l->tls->next_layer().written());
+                               feed(delivery_event::wrote(l->id, n, classify(ec), ec.message()));
+                             });
+    return;
+  }
+#endif
   l->socket.async_write_some(asio::buffer(data.data(), data.size()),
                              [this, l](const error_code& ec, std::size_t n) {
                                feed(delivery_event::wrote(l->id, n, classify(ec), ec.message()));
@@ -230,6 +304,9 @@ void carbon_writer::close(link_id id, bool discard) {
   if (l) {
     // Read before close(): SIOCOUTQ answers until then, even after a reset.
     unacked = l->unacknowledged_bytes();
+#if SOCKPUSH_TLS
+    if (l->tls) tls_->keep_session(*l->tls, l->destination);
+#endif
     error_code ignored;
     if (discard && unacked > 0) l->socket.set_option(asio::socket_base::linger(true, 0), ignored);
     l->resolver.cancel();
@@ -265,6 +342,12 @@ connection_info carbon_writer::connection() const {
   }
   const int unacked = l->unacknowledged_bytes();
   if (unacked > 0) info.unacked_bytes = static_cast<std::uint64_t>(unacked);
+#if SOCKPUSH_TLS
+  if (l->tls) {
+    info.tls = true;
+    info.tls_resumed = SSL_session_reused(l->tls->native_handle()) == 1;
+  }
+#endif
   return info;
 }
 

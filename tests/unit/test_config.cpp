@@ -222,3 +222,37 @@ TEST_CASE("config: [send] flush_ms for sockpush send") {
         std::string::npos);
   CHECK(error_for("[send]\nflush = 5\n").find("unknown key 'flush'") != std::string::npos);
 }
+
+TEST_CASE("config: [carbon] tls_* settings, and what is wrong with them, by key and file") {
+  const std::string source_dir = SOCKPUSH_SOURCE_DIR;
+  // Off: the other keys are read but nothing is loaded.
+  auto off = parse_config("[carbon]\naddress = \"a:6443\"\ntls_min_version = \"1.3\"\n", "t");
+  CHECK_FALSE(off.carbon.tls.enabled);
+  CHECK(off.carbon.tls.min_version == 0x0304);
+  CHECK(off.carbon.tls.verify);
+#if SOCKPUSH_TLS
+  // The system's trust store, verification on, SNI from the destination.
+  auto on = parse_config("[carbon]\naddress = \"carbon.example:6443\"\ntls = true\n", "t");
+  CHECK(on.carbon.tls.enabled);
+  CHECK(on.carbon.tls.ca_file.empty());
+  auto insecure =
+      parse_config("[carbon]\naddress = \"a:6443\"\ntls = true\ntls_verify = false\n", "t");
+  CHECK_FALSE(insecure.carbon.tls.verify);
+
+  auto missing =
+      error_for("[carbon]\naddress = \"a:1\"\ntls = true\ntls_ca_file = \"/nonexistent/ca.pem\"\n");
+  CHECK(missing.find("carbon.tls_ca_file '/nonexistent/ca.pem'") != std::string::npos);
+  // Not PEM at all: OpenSSL's reason comes along.
+  auto not_pem = error_for("[carbon]\naddress = \"a:1\"\ntls = true\ntls_ca_file = \"" +
+                           source_dir + "/README.md\"\n");
+  CHECK(not_pem.find("carbon.tls_ca_file") != std::string::npos);
+  auto half = error_for("[carbon]\naddress = \"a:1\"\ntls = true\ntls_cert_file = \"" + source_dir +
+                        "/README.md\"\n");
+  CHECK(half.find("go together") != std::string::npos);
+#else
+  auto unbuilt = error_for("[carbon]\naddress = \"a:1\"\ntls = true\n");
+  CHECK(unbuilt.find("built without TLS") != std::string::npos);
+#endif
+  auto version = error_for("[carbon]\naddress = \"a:1\"\ntls_min_version = \"1.1\"\n");
+  CHECK(version.find("carbon.tls_min_version") != std::string::npos);
+}

@@ -33,6 +33,22 @@ constexpr bool places_each_metric(destination_mode mode) {
   return mode != destination_mode::failover;
 }
 
+/// TLS to carbon ([carbon] tls_*): off unless asked for.
+struct tls_config {
+  bool enabled = false;
+  /// Off only when spelled out (tls_verify = false); warned about at every start.
+  bool verify = true;
+  /// PEM file of the CAs to trust; empty: the system's trust store.
+  std::string ca_file;
+  /// The name the certificate must hold, also sent as SNI; empty: each
+  /// destination's host (an IP address is checked as one).
+  std::string server_name;
+  /// A client certificate (chain) and its key, PEM, for mutual TLS.
+  std::string cert_file, key_file;
+  /// Oldest protocol accepted: 0x0303 (TLS 1.2) or 0x0304 (TLS 1.3).
+  int min_version = 0x0303;
+};
+
 struct carbon_config {
   /// carbon's plaintext receivers in order of preference, parsed from
   /// "host:port[:instance]" or "host[:port]=instance" (TOML: `address` or `destinations`; CLI:
@@ -75,6 +91,7 @@ struct carbon_config {
   /// writes line by line fills packets instead of sending one per line.
   /// Zero: written at once (the daemon's rounds come in whole already).
   milliseconds flush_delay{0};
+  tls_config tls;
 };
 
 /// Parses destinations as written ("host:port[:instance]"; "-" alone: standard
@@ -82,5 +99,12 @@ struct carbon_config {
 /// entry and what is wrong, also for one listed twice in `mode`'s terms.
 std::vector<carbon_destination> parse_destinations(const std::vector<std::string>& texts,
                                                    destination_mode mode, std::string_view key);
+
+/// With TLS on: the tls_* settings go together and their files load. Throws
+/// config_error naming the key, the file and OpenSSL's reason.
+void check_tls(const tls_config& tls);
+
+/// Logs the warning a start with certificate verification off gets.
+void warn_if_unverified(const tls_config& tls);
 
 }  // namespace sockpush

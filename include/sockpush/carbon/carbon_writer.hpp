@@ -36,6 +36,8 @@
 
 namespace sockpush {
 
+class tls_client;
+
 class carbon_writer final : public line_writer {
  public:
   /// `destinations` in order of preference (at least one).
@@ -50,7 +52,7 @@ class carbon_writer final : public line_writer {
   }
   bool delivered() const override { return fsm_.delivered(); }
 
-  writer_stats stats() const override { return fsm_.stats(); }
+  writer_stats stats() const override;
   connection_info connection() const override;
   std::size_t pending_lines() const override { return fsm_.pending_lines(); }
   std::vector<destination_stats> destinations() const override { return fsm_.destinations(); }
@@ -67,6 +69,12 @@ class carbon_writer final : public line_writer {
 
   asio::awaitable<void> connect(std::shared_ptr<link> l, std::size_t destination);
   asio::awaitable<void> watch(std::shared_ptr<link> l);
+#if SOCKPUSH_TLS
+  /// TLS over `l`'s connected socket; false (and the attempt reported
+  /// failed) when the handshake or the certificate check failed.
+  asio::awaitable<bool> handshake(link& l, const std::string& host,
+                                  const asio::ip::address& address, const bool& timed_out);
+#endif
   void write(const std::shared_ptr<link>& l, std::string_view data);
   void snapshot(link_id id);
   void close(link_id id, bool discard);
@@ -86,6 +94,10 @@ class carbon_writer final : public line_writer {
   asio::steady_timer done_timer_;
   std::deque<delivery_event> events_;
   bool feeding_ = false;
+#if SOCKPUSH_TLS
+  std::unique_ptr<tls_client> tls_;
+#endif
+  std::array<std::uint64_t, tls_failure_count> tls_failures_{};
 };
 
 }  // namespace sockpush
