@@ -93,9 +93,13 @@ void daemon::begin_shutdown(const char* why) {
   // goes out with the rest.
   for (auto& l : listeners_) l->stop();
   for (auto& job : exec_jobs_) job->stop();
+  // A reload carries whatever is undelivered over to the new configuration,
+  // which sends it first: waiting for carbon here would only stop the
+  // rounds for as long (and for all of shutdown_timeout if carbon is down).
+  const auto allowed = next_config_ ? milliseconds{0} : cfg_.shutdown_timeout;
   spdlog::info("stopping ({}): delivering {} buffered lines, at most {} ms", why, buffer_.lines(),
-               cfg_.shutdown_timeout.count());
-  writer_->finish(std::chrono::steady_clock::now() + cfg_.shutdown_timeout);
+               allowed.count());
+  writer_->finish(std::chrono::steady_clock::now() + allowed);
 }
 
 void daemon::collect_round(std::int64_t timestamp) {
@@ -170,6 +174,13 @@ void daemon::add_self_metrics(round_lines& out) const {
   out.add("sockpush.connection.rtt_ms", link.rtt_ms);
   out.add("sockpush.connection.retransmits", link.retransmits);
   out.add("sockpush.connection.unacked_bytes", link.unacked_bytes);
+  if (cfg_.carbon.tls.enabled) {
+    out.add("sockpush.connection.tls", std::uint64_t{link.tls});
+    out.add("sockpush.connection.tls_resumed", std::uint64_t{link.tls_resumed});
+    for (std::size_t i = 0; i < tls_failure_count; ++i)
+      out.add(fmt::format("sockpush.tls.handshake_failures.{}", tls_failure_names[i]),
+              stats.tls_handshake_failures[i]);
+  }
   if (listeners_.empty() && exec_jobs_.empty()) return;
   out.add("sockpush.received_lines", intake_.accepted_lines());
   const auto& invalid = intake_.invalid();

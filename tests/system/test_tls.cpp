@@ -1,0 +1,151 @@
+// TLS to carbon against the real TLS end users put in front of carbon:
+// Debian's carbon-c-relay (listen ... ssl) forwarding to a real carbon-cache
+// or to a line sink, with certificates made for each test by openssl.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <future>
+#include <map>
+#include <set>
+
+#include "support/carbon_cache.hpp"
+#include "support/process.hpp"
+#include "support/tls_relay.hpp"
+
+using namespace std::chrono_literals;
+using test::carbon_cache;
+using test::tls_relay;
+
+namespace {
+
+const std::string fixed_size_rounds = "[collectors]\nephemeral_top = 0\nconntrack_top_ports = 0\n";
+
+/// [carbon] for TLS to `relay`, trusting `ca` (in `dir`), asking for `name`.
+std::string tls_carbon(const test::temp_dir& dir, const tls_relay& relay,
+                       const std::string& extra = {}, const std::string& ca = "ca.pem",
+                       const std::string& name = "carbon.test") {
+  return "[carbon]\naddress = \"" + relay.address() + "\"\ntls = true\ntls_ca_file = \"" +
+         dir / ca + "\"\ntls_server_name = \"" + name +
+         "\"\nreconnect_min = 0.2\nreconnect_max = 0.5\n" + extra + fixed_size_rounds;
+}
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+/// Established connections from us to `port` (the relay's).
+std::size_t connections_to(unsigned port) {
+  return test::lines_printed_by("ss -Htn state established 'dport = :" + std::to_string(port) +
+                                "'");
+}
+
+}  // namespace
+
+TEST_CASE("tls: every round through carbon-c-relay's TLS listener is stored, over one connection") {
+  test::temp_dir dir;
+  test::make_certificates(dir.path());
+  carbon_cache carbon(dir, "carbon");
+  tls_relay relay(dir.path(), dir / "good.pem", carbon.line_port());
+  test::write_file(dir / "sockpush.toml", tls_carbon(dir, relay));
+  const long long start = time(nullptr);
+  test::child daemon(
+      test::daemon_command({.config = dir / "sockpush.toml", .interval = "1", .prefix = "tls"}), {},
+      dir / "log");
+  std::set<std::size_t> connections;
+  for (int i = 0; i < 12; ++i) {
+    test::sleep_ms(500);
+    connections.insert(connections_to(relay.port()));
+  }
+  const long long stopped = time(nullptr);
+  daemon.signal(SIGTERM);
+  REQUIRE(daemon.wait(10000ms) == 0);
+  const long long end = time(nullptr);
+  std::map<long long, double> collected, tls;
+  REQUIRE(test::wait_until(
+      [&] {
+        collected = carbon.fetch("tls.sockpush.collected_lines", start - 1, end + 1);
+        tls = carbon.fetch("tls.sockpush.connection.tls", start - 1, end + 1);
+        return !collected.empty() && collected.rbegin()->first >= stopped - 1 &&
+               tls.size() == collected.size();
+      },
+      15000ms));
+  const auto rounds = test::check_every_round_accounted(collected, stopped);
+  const auto round_count = rounds.last - rounds.first + 1;
+  MESSAGE(round_count << " rounds of " << rounds.lines
+                      << " lines stored; connections seen: " << *connections.rbegin());
+  CHECK(connections == std::set<std::size_t>{1});
+  for (auto [ts, value] : tls) CHECK_MESSAGE(value == 1.0, "not over TLS at " << ts);
+  const auto reconnects = carbon.fetch("tls.sockpush.reconnects", start - 1, end + 1);
+  REQUIRE_FALSE(reconnects.empty());
+  CHECK(reconnects.rbegin()->second == 0.0);
+}
+
+TEST_CASE(
+    "tls: unknown CA, wrong name, expired certificate: refused with OpenSSL's reason, nothing "
+    "sent, every round delivered once the configuration is fixed and reloaded") {
+  struct case_row {
+    const char* certificate;
+    const char* reason;   // as OpenSSL words it, in the log
+    const char* counter;  // sockpush.tls.handshake_failures.<counter>
+    // The fix, then SIGHUP: what to trust, the name to ask for, more [carbon].
+    const char *fixed_ca, *fixed_name, *fixed_extra;
+  };
+  const case_row rows[] = {
+      {"unknown-ca.pem", "unable to get local issuer certificate", "unknown_ca", "other-ca.pem",
+       "carbon.test", ""},
+      {"wrong-name.pem", "hostname mismatch", "name_mismatch", "ca.pem", "elsewhere.test", ""},
+      {"expired.pem", "certificate has expired", "expired", "ca.pem", "carbon.test",
+       "tls_verify = false\n"},
+  };
+  for (const auto& row : rows) {
+    CAPTURE(row.certificate);
+    test::temp_dir dir;
+    test::make_certificates(dir.path());
+    test::line_sink sink(dir / "sink");
+    tls_relay relay(dir.path(), dir / row.certificate, sink.port());
+    const auto config = tls_carbon(dir, relay);
+    test::write_file(dir / "sockpush.toml", config);
+    const long long start = time(nullptr);
+    test::child daemon(
+        test::daemon_command({.config = dir / "sockpush.toml", .interval = "1", .prefix = "v"}), {},
+        dir / "log");
+    test::sleep_ms(3000);
+    const auto refused_log = test::read_file(dir / "log");
+    // Several attempts (every 0.2-0.5 s), one log line for the outage.
+    CHECK_MESSAGE(count_of(refused_log, row.reason) == 1, refused_log);
+    CHECK(sink.data().empty());
+
+    test::write_file(dir / "sockpush.toml",
+                     tls_carbon(dir, relay, row.fixed_extra, row.fixed_ca, row.fixed_name));
+    daemon.signal(SIGHUP);
+    // The rounds buffered while refused arrive, the first one included.
+    test::series collected;
+    const bool caught_up = test::wait_until(
+        [&] {
+          collected = test::metric(sink.data(), "v.sockpush.collected_lines");
+          return collected.timestamps.size() >= 5;
+        },
+        10000ms);
+    daemon.signal(SIGTERM);
+    CHECK(daemon.wait(10000ms) == 0);
+    REQUIRE_MESSAGE(caught_up, test::read_file(dir / "log"));
+    std::set<long long> seconds(collected.timestamps.begin(), collected.timestamps.end());
+    CHECK(*seconds.begin() <= start + 1);
+    CHECK(static_cast<long long>(seconds.size()) == *seconds.rbegin() - *seconds.begin() + 1);
+    CHECK(collected.values.front() == 0);
+    const auto failures =
+        test::metric(sink.data(), std::string("v.sockpush.tls.handshake_failures.") + row.counter);
+    // Counted until the reload (a new configuration starts from zero).
+    const auto most = failures.values.empty()
+                          ? 0
+                          : *std::max_element(failures.values.begin(), failures.values.end());
+    CHECK(most >= 2);
+    MESSAGE(std::string(row.certificate)
+            << ": refused with \"" << std::string(row.reason) << "\", " << most
+            << " failed handshakes counted, then " << seconds.size() << " rounds from "
+            << *seconds.begin() - start << " s after the start, none missing");
+  }
+}
