@@ -133,6 +133,12 @@ void carbon_writer::perform(const delivery_action& a) {
   using kind = delivery_action::kind;
   switch (a.what) {
     case kind::connect: {
+#if SOCKPUSH_TLS
+      // A move (make-before-break) resumes the live connection's session.
+      for (const auto& other : links_)
+        if (other->tls && other->destination == a.destination)
+          tls_->keep_session(*other->tls, a.destination);
+#endif
       auto l = links_.emplace_back(std::make_shared<link>(io_, a.link));
       l->destination = a.destination;
       asio::co_spawn(io_, connect(l, a.destination), rethrow_if_failed);
