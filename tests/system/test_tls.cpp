@@ -318,3 +318,45 @@ TEST_CASE(
   CHECK(server->wait(10000ms) == 0);
   CHECK(test::read_file(dir / "received") == lines);
 }
+
+TEST_CASE(
+    "tls: a relay that goes silent (no FIN, no RST): the lines whose ciphertext it never "
+    "acknowledged are sent again") {
+  auto why = test::enter_private_network_namespace();
+  REQUIRE_MESSAGE(why.empty(), why);
+  test::temp_dir dir;
+  test::make_certificates(dir.path());
+  test::line_sink sink(dir / "sink");
+  tls_relay relay(dir.path(), dir / "good.pem", sink.port());
+  // No replay_seconds: only what SIOCOUTQ says is unacknowledged, mapped
+  // back from ciphertext to lines, can bring those rounds back.
+  test::write_file(dir / "sockpush.toml",
+                   tls_carbon(dir, relay, "user_timeout = 2\nconnect_timeout = 1\n"));
+  test::child daemon(
+      test::daemon_command({.config = dir / "sockpush.toml", .interval = "1", .prefix = "s"}), {},
+      dir / "log");
+  auto rounds = [&] { return test::metric(sink.data(), "s.tcp.states.listen").timestamps; };
+  REQUIRE(test::wait_until([&] { return rounds().size() >= 2; }, 5000ms));
+  {
+    test::packet_blackhole blackhole(relay.port());
+    REQUIRE(test::wait_until(
+        [&] {
+          return test::read_file(dir / "log").find("never acknowledged") != std::string::npos;
+        },
+        10000ms));
+    test::sleep_ms(1500);
+  }
+  const auto before = rounds().size();
+  REQUIRE(test::wait_until([&] { return rounds().size() >= before + 6; }, 15000ms));
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(10000ms) == 0);
+  const auto ts = rounds();
+  const std::set<long long> seconds(ts.begin(), ts.end());
+  const auto replayed = test::metric(sink.data(), "s.sockpush.replayed_lines").values;
+  REQUIRE_FALSE(replayed.empty());
+  MESSAGE("rounds " << *seconds.begin() << ".." << *seconds.rbegin() << ": " << seconds.size()
+                    << " distinct, " << ts.size() << " received; replayed lines "
+                    << replayed.back());
+  CHECK(static_cast<long long>(seconds.size()) == *seconds.rbegin() - *seconds.begin() + 1);
+  CHECK(replayed.back() > 0);
+}
