@@ -66,7 +66,7 @@ struct carbon_writer::link {
     // A FIN takes a sequence number of its own: it is not data.
     if (fin_sent && unacked > 0) --unacked;
 #if SOCKPUSH_TLS
-    if (tls) return acks.plaintext_unacked(unacked, tls->next_layer().written());
+    if (tls) return acks.plaintext_unacked(unacked, tls->ciphertext_written());
 #endif
     return unacked;
   }
@@ -78,7 +78,7 @@ struct carbon_writer::link {
   bool fin_sent = false;
 #if SOCKPUSH_TLS
   /// Over the socket, which it must not outlive; null for plaintext.
-  std::unique_ptr<tls_stream> tls;
+  std::unique_ptr<tls_connection> tls;
   tls_ack_map acks;
 #endif
 };
@@ -236,10 +236,8 @@ asio::awaitable<void> carbon_writer::connect(std::shared_ptr<link> l, std::size_
 asio::awaitable<bool> carbon_writer::handshake(link& l, const std::string& host,
                                                const asio::ip::address& address,
                                                const bool& timed_out) {
-  l.tls = tls_->stream_for(l.socket, l.destination, host);
-  error_code ec;
-  co_await l.tls->async_handshake(asio::ssl::stream_base::client,
-                                  asio::redirect_error(use_awaitable, ec));
+  l.tls = tls_->connect(l.socket, l.destination, host);
+  const auto ec = co_await l.tls->handshake();
   if (!ec && l.socket.is_open()) co_return true;
   auto [failure, why] =
       timed_out ? std::pair{tls_failure::handshake,
@@ -264,9 +262,8 @@ asio::awaitable<void> carbon_writer::watch(std::shared_ptr<link> l) {
   while (!ec) {
 #if SOCKPUSH_TLS
     if (l->tls) {
-      co_await l->tls->async_read_some(asio::buffer(discard),
-                                       asio::redirect_error(use_awaitable, ec));
-      continue;
+      ec = co_await l->tls->watch();
+      break;
     }
 #endif
     co_await l->socket.async_read_some(asio::buffer(discard),
@@ -281,11 +278,10 @@ void carbon_writer::write(const std::shared_ptr<link>& l, std::string_view data)
   // every bit of progress.
 #if SOCKPUSH_TLS
   if (l->tls) {
-    l->tls->async_write_some(asio::buffer(data.data(), data.size()),
-                             [this, l](const error_code& ec, std::size_t n) {
-                               l->acks.wrote(n, l->tls->next_layer().written());
-                               feed(delivery_event::wrote(l->id, n, classify(ec), ec.message()));
-                             });
+    l->tls->write(data, [this, l](const error_code& ec, std::size_t n) {
+      l->acks.wrote(n, l->tls->ciphertext_written());
+      feed(delivery_event::wrote(l->id, n, classify(ec), ec.message()));
+    });
     return;
   }
 #endif

@@ -5,6 +5,10 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include <array>
+#include <boost/asio/ssl/error.hpp>
+#include <new>
+
 #include "sockpush/common/config_error.hpp"
 
 namespace sockpush {
@@ -82,11 +86,13 @@ tls_client::tls_client(const tls_config& cfg) : cfg_(cfg), context_(ssl::context
 
 tls_client::~tls_client() = default;
 
-std::unique_ptr<tls_stream> tls_client::stream_for(asio::ip::tcp::socket& socket,
-                                                   std::size_t destination,
-                                                   const std::string& host) {
-  auto stream = std::make_unique<tls_stream>(socket, context_);
-  SSL* ssl = stream->native_handle();
+std::unique_ptr<tls_connection> tls_client::connect(asio::ip::tcp::socket& socket,
+                                                    std::size_t destination,
+                                                    const std::string& host) {
+  SSL* ssl = SSL_new(context_.native_handle());
+  if (!ssl) throw std::bad_alloc();
+  auto connection = std::make_unique<tls_connection>(ssl, socket);
+  SSL_set_connect_state(ssl);
   const auto& name = cfg_.server_name.empty() ? host : cfg_.server_name;
   // SSL_set_tlsext_host_name(), without the macro's C cast.
   if (!is_ip_address(name))
@@ -100,11 +106,11 @@ std::unique_ptr<tls_stream> tls_client::stream_for(asio::ip::tcp::socket& socket
   }
   if (auto kept = sessions_.find(destination); kept != sessions_.end())
     SSL_set_session(ssl, kept->second.get());
-  return stream;
+  return connection;
 }
 
-void tls_client::keep_session(tls_stream& stream, std::size_t destination) {
-  SSL_SESSION* session = SSL_get1_session(stream.native_handle());
+void tls_client::keep_session(const tls_connection& connection, std::size_t destination) {
+  SSL_SESSION* session = SSL_get1_session(connection.native_handle());
   if (!session) return;
   if (SSL_SESSION_is_resumable(session))
     sessions_[destination].reset(session);
@@ -112,13 +118,118 @@ void tls_client::keep_session(tls_stream& stream, std::size_t destination) {
     SSL_SESSION_free(session);
 }
 
-std::pair<tls_failure, std::string> tls_client::explain(tls_stream& stream,
+std::pair<tls_failure, std::string> tls_client::explain(const tls_connection& connection,
                                                         const error_code& ec) const {
-  const long verified = SSL_get_verify_result(stream.native_handle());
+  const long verified = SSL_get_verify_result(connection.native_handle());
   if (cfg_.verify && verified != X509_V_OK)
     return {classify(verified), fmt::format("certificate verification failed: {}",
                                             X509_verify_cert_error_string(verified))};
   return {tls_failure::handshake, ec.message()};
+}
+
+namespace {
+
+/// Lines encrypted per write: one send of about this much ciphertext, and a
+/// bound on how long one write may take on a slow link (stall_timeout).
+constexpr std::size_t plaintext_per_write = 256 * 1024;
+
+}  // namespace
+
+tls_connection::tls_connection(SSL* ssl, asio::ip::tcp::socket& socket)
+    : ssl_(ssl),
+      from_network_(BIO_new(BIO_s_mem())),
+      to_network_(BIO_new(BIO_s_mem())),
+      socket_(socket) {
+  if (!from_network_ || !to_network_) throw std::bad_alloc();
+  // An empty memory BIO asks to be retried rather than reporting its end.
+  BIO_set_mem_eof_return(from_network_, -1);
+  SSL_set_bio(ssl_, from_network_, to_network_);  // the SSL owns them now
+}
+
+tls_connection::~tls_connection() {
+  SSL_free(ssl_);
+}
+
+error_code tls_connection::failure(int result) const {
+  const int kind = SSL_get_error(ssl_, result);
+  if (kind == SSL_ERROR_ZERO_RETURN) return asio::error::eof;
+  const auto code = ERR_get_error();
+  ERR_clear_error();
+  if (code == 0) return asio::error::connection_aborted;
+  return error_code(static_cast<int>(code), asio::error::get_ssl_category());
+}
+
+void tls_connection::drain_output() {
+  // BIO_read, not BIO_get_mem_data and BIO_reset: a reset clears the whole
+  // buffer with memset every time.
+  const auto size = BIO_ctrl_pending(to_network_);
+  if (size == 0) return;
+  const auto at = pending_.size();
+  pending_.resize(at + size);
+  const int n = BIO_read(to_network_, pending_.data() + at, static_cast<int>(size));
+  pending_.resize(at + static_cast<std::size_t>(std::max(n, 0)));
+}
+
+asio::awaitable<error_code> tls_connection::handshake() {
+  std::array<char, 16 * 1024> incoming{};
+  for (;;) {
+    const int result = SSL_do_handshake(ssl_);
+    drain_output();
+    if (!pending_.empty()) {
+      error_code ec;
+      const auto n = co_await asio::async_write(socket_, asio::buffer(pending_),
+                                                asio::redirect_error(asio::use_awaitable, ec));
+      written_ += n;
+      pending_.clear();
+      if (ec) co_return ec;
+    }
+    if (result == 1) co_return error_code{};
+    if (SSL_get_error(ssl_, result) != SSL_ERROR_WANT_READ) co_return failure(result);
+    error_code ec;
+    const auto n = co_await socket_.async_read_some(asio::buffer(incoming),
+                                                    asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return ec;
+    BIO_write(from_network_, incoming.data(), static_cast<int>(n));
+  }
+}
+
+void tls_connection::write(std::string_view plaintext,
+                           std::function<void(const error_code&, std::size_t)> done) {
+  const auto taken = std::min(plaintext.size(), plaintext_per_write);
+  // A memory BIO takes all of it: every record at once.
+  const int result = SSL_write(ssl_, plaintext.data(), static_cast<int>(taken));
+  drain_output();
+  if (result <= 0) {
+    asio::post(socket_.get_executor(),
+               [done = std::move(done), ec = failure(result)] { done(ec, 0); });
+    return;
+  }
+  asio::async_write(socket_, asio::buffer(pending_),
+                    [this, taken, done = std::move(done)](const error_code& ec, std::size_t n) {
+                      written_ += n;
+                      pending_.clear();
+                      done(ec, ec ? 0 : taken);
+                    });
+}
+
+asio::awaitable<error_code> tls_connection::watch() {
+  std::array<char, 4096> incoming{};
+  for (;;) {
+    error_code ec;
+    const auto n = co_await socket_.async_read_some(asio::buffer(incoming),
+                                                    asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return ec;
+    BIO_write(from_network_, incoming.data(), static_cast<int>(n));
+    // carbon sends no data; this takes in tickets, and sees alerts and
+    // close_notify. (A reply OpenSSL owes, such as to a key update, goes
+    // out with the next write.)
+    for (;;) {
+      const int result = SSL_read(ssl_, incoming.data(), static_cast<int>(incoming.size()));
+      if (result > 0) continue;
+      if (SSL_get_error(ssl_, result) == SSL_ERROR_WANT_READ) break;
+      co_return failure(result);
+    }
+  }
 }
 
 }  // namespace sockpush

@@ -1,19 +1,26 @@
-// TLS to carbon over OpenSSL 3, with Boost.Asio's SSL stream: the context
-// made from [carbon] tls_* settings, the sessions kept for resumption, and
-// why a handshake failed in OpenSSL's words. Built with SOCKPUSH_TLS only.
+// TLS to carbon over OpenSSL 3: the context made from [carbon] tls_*
+// settings, the sessions kept for resumption, why a handshake failed in
+// OpenSSL's words, and the connection itself. Built with SOCKPUSH_TLS only.
 //
-//   delivery_fsm <-> carbon_writer -> tls_stream -> counted_socket -> tcp::socket
-//                                     (plaintext)   (counts ciphertext) (SIOCOUTQ)
+// OpenSSL works on memory BIOs, and sockpush moves the bytes between them
+// and the socket. So it counts every ciphertext byte that reaches the
+// socket (tls_ack_map reads SIOCOUTQ with it), and one send carries many
+// records: a write encrypts up to 64 KiB of lines at once.
+//
+//   delivery_fsm <-> carbon_writer -> tls_connection -> tcp::socket (SIOCOUTQ)
+//                                    (SSL on memory BIOs)
 #pragma once
 
 #include <openssl/ssl.h>
 
-#include <boost/asio/ssl.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "sockpush/carbon/carbon_config.hpp"
@@ -22,39 +29,40 @@
 
 namespace sockpush {
 
-/// The socket under the TLS stream: passes everything through and counts
-/// the ciphertext bytes written, which tls_ack_map needs to read SIOCOUTQ.
-class counted_socket {
+/// One TLS client connection over a connected socket, which it must not
+/// outlive. One write and one read (the handshake, then watch()) at a time.
+class tls_connection {
  public:
-  using executor_type = asio::ip::tcp::socket::executor_type;
-  using lowest_layer_type = asio::ip::tcp::socket::lowest_layer_type;
+  tls_connection(SSL* ssl, asio::ip::tcp::socket& socket);
+  ~tls_connection();
+  tls_connection(const tls_connection&) = delete;
+  tls_connection& operator=(const tls_connection&) = delete;
 
-  explicit counted_socket(asio::ip::tcp::socket& socket) : socket_(socket) {}
+  SSL* native_handle() const { return ssl_; }
+  /// Ciphertext bytes written to the socket so far, the handshake included.
+  std::uint64_t ciphertext_written() const { return written_; }
 
-  executor_type get_executor() { return socket_.get_executor(); }
-  lowest_layer_type& lowest_layer() { return socket_.lowest_layer(); }
-  std::uint64_t written() const { return written_; }
-
-  template <typename MutableBuffers, typename Handler>
-  void async_read_some(const MutableBuffers& buffers, Handler&& handler) {
-    socket_.async_read_some(buffers, std::forward<Handler>(handler));
-  }
-
-  template <typename ConstBuffers, typename Handler>
-  void async_write_some(const ConstBuffers& buffers, Handler&& handler) {
-    socket_.async_write_some(buffers, [this, handler = std::forward<Handler>(handler)](
-                                          const error_code& ec, std::size_t n) mutable {
-      written_ += n;
-      handler(ec, n);
-    });
-  }
+  asio::awaitable<error_code> handshake();
+  /// Encrypts up to 64 KiB of `plaintext` and writes all of its ciphertext;
+  /// then `done(error, plaintext bytes taken)`.
+  void write(std::string_view plaintext, std::function<void(const error_code&, std::size_t)> done);
+  /// Reads until the connection ends (taking in session tickets and alerts
+  /// on the way); returns how it ended: eof for close_notify or a FIN.
+  asio::awaitable<error_code> watch();
 
  private:
+  /// Moves what OpenSSL produced from its output BIO to `pending_`.
+  void drain_output();
+  /// The error OpenSSL reports for `result` of an SSL_* call.
+  error_code failure(int result) const;
+
+  SSL* ssl_;
+  BIO* from_network_;  ///< ciphertext received, for OpenSSL to read
+  BIO* to_network_;    ///< ciphertext OpenSSL produced, to send
   asio::ip::tcp::socket& socket_;
+  std::string pending_;
   std::uint64_t written_ = 0;
 };
-
-using tls_stream = asio::ssl::stream<counted_socket>;
 
 class tls_client {
  public:
@@ -63,15 +71,16 @@ class tls_client {
   explicit tls_client(const tls_config& cfg);
   ~tls_client();
 
-  /// A client stream over `socket` for `host` (SNI, the name checked),
+  /// A client connection over `socket` for `host` (SNI, the name checked),
   /// offering the session last kept for `destination`.
-  std::unique_ptr<tls_stream> stream_for(asio::ip::tcp::socket& socket, std::size_t destination,
-                                         const std::string& host);
-  /// Keeps `stream`'s session, when resumable, for the next connection to
-  /// `destination`.
-  void keep_session(tls_stream& stream, std::size_t destination);
-  /// Why the handshake on `stream` ended with `ec`.
-  std::pair<tls_failure, std::string> explain(tls_stream& stream, const error_code& ec) const;
+  std::unique_ptr<tls_connection> connect(asio::ip::tcp::socket& socket, std::size_t destination,
+                                          const std::string& host);
+  /// Keeps `connection`'s session, when resumable, for the next connection
+  /// to `destination`.
+  void keep_session(const tls_connection& connection, std::size_t destination);
+  /// Why a handshake ended with `ec`.
+  std::pair<tls_failure, std::string> explain(const tls_connection& connection,
+                                              const error_code& ec) const;
 
  private:
   struct session_free {
