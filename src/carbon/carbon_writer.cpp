@@ -279,7 +279,7 @@ void carbon_writer::write(const std::shared_ptr<link>& l, std::string_view data)
 #if SOCKPUSH_TLS
   if (l->tls) {
     l->tls->write(data, [this, l](const error_code& ec, std::size_t n) {
-      l->acks.wrote(n, l->tls->ciphertext_written());
+      l->acks.wrote(n, l->tls->ciphertext_reported());
       feed(delivery_event::wrote(l->id, n, classify(ec), ec.message()));
     });
     return;

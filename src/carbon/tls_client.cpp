@@ -129,9 +129,10 @@ std::pair<tls_failure, std::string> tls_client::explain(const tls_connection& co
 
 namespace {
 
-/// Lines encrypted per write: one send of about this much ciphertext, and a
-/// bound on how long one write may take on a slow link (stall_timeout).
+/// Lines encrypted per write, one record per 16 KiB: sent with as few sends
+/// as the socket allows, progress told record by record.
 constexpr std::size_t plaintext_per_write = 256 * 1024;
+constexpr std::size_t record_plaintext = 16 * 1024;
 
 }  // namespace
 
@@ -180,6 +181,7 @@ asio::awaitable<error_code> tls_connection::handshake() {
       const auto n = co_await asio::async_write(socket_, asio::buffer(pending_),
                                                 asio::redirect_error(asio::use_awaitable, ec));
       written_ += n;
+      ciphertext_of_whole_ = written_;
       pending_.clear();
       if (ec) co_return ec;
     }
@@ -195,21 +197,47 @@ asio::awaitable<error_code> tls_connection::handshake() {
 
 void tls_connection::write(std::string_view plaintext,
                            std::function<void(const error_code&, std::size_t)> done) {
-  const auto taken = std::min(plaintext.size(), plaintext_per_write);
-  // A memory BIO takes all of it: every record at once.
-  const int result = SSL_write(ssl_, plaintext.data(), static_cast<int>(taken));
-  drain_output();
-  if (result <= 0) {
-    asio::post(socket_.get_executor(),
-               [done = std::move(done), ec = failure(result)] { done(ec, 0); });
-    return;
+  // Records already encrypted and not yet all written are the start of
+  // `plaintext`: they are sent on, not encrypted again.
+  if (records_.empty()) {
+    std::size_t taken = 0;
+    while (taken < std::min(plaintext.size(), plaintext_per_write)) {
+      const auto size = std::min(plaintext.size() - taken, record_plaintext);
+      const int result = SSL_write(ssl_, plaintext.data() + taken, static_cast<int>(size));
+      if (result <= 0) {
+        if (taken > 0) break;
+        asio::post(socket_.get_executor(),
+                   [done = std::move(done), ec = failure(result)] { done(ec, 0); });
+        return;
+      }
+      taken += size;
+      drain_output();
+      records_.push_back(record{size, pending_.size()});
+    }
   }
-  asio::async_write(socket_, asio::buffer(pending_),
-                    [this, taken, done = std::move(done)](const error_code& ec, std::size_t n) {
-                      written_ += n;
-                      pending_.clear();
-                      done(ec, ec ? 0 : taken);
-                    });
+  send_pending(std::move(done));
+}
+
+void tls_connection::send_pending(std::function<void(const error_code&, std::size_t)> done) {
+  socket_.async_write_some(
+      asio::buffer(pending_.data() + sent_, pending_.size() - sent_),
+      [this, done = std::move(done)](const error_code& ec, std::size_t n) mutable {
+        sent_ += n;
+        written_ += n;
+        std::size_t whole = 0;
+        while (!records_.empty() && records_.front().ciphertext_end <= sent_) {
+          whole += records_.front().plaintext;
+          ciphertext_of_whole_ = written_ - (sent_ - records_.front().ciphertext_end);
+          records_.pop_front();
+        }
+        if (records_.empty() && sent_ == pending_.size()) {
+          pending_.clear();
+          sent_ = 0;
+        }
+        // Progress is told in whole records: a part of one is no line yet.
+        if (!ec && whole == 0) return send_pending(std::move(done));
+        done(ec, whole);
+      });
 }
 
 asio::awaitable<error_code> tls_connection::watch() {

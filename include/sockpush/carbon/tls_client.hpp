@@ -3,9 +3,9 @@
 // OpenSSL's words, and the connection itself. Built with SOCKPUSH_TLS only.
 //
 // OpenSSL works on memory BIOs, and sockpush moves the bytes between them
-// and the socket. So it counts every ciphertext byte that reaches the
-// socket (tls_ack_map reads SIOCOUTQ with it), and one send carries many
-// records: a write encrypts up to 64 KiB of lines at once.
+// and the socket. So it knows where every record's ciphertext ends on the
+// wire (tls_ack_map reads SIOCOUTQ with it), and one send carries many
+// records: a write encrypts up to 256 KiB of lines at once.
 //
 //   delivery_fsm <-> carbon_writer -> tls_connection -> tcp::socket (SIOCOUTQ)
 //                                    (SSL on memory BIOs)
@@ -16,6 +16,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -41,10 +42,13 @@ class tls_connection {
   SSL* native_handle() const { return ssl_; }
   /// Ciphertext bytes written to the socket so far, the handshake included.
   std::uint64_t ciphertext_written() const { return written_; }
+  /// The same, up to the end of the last whole record a write reported.
+  std::uint64_t ciphertext_reported() const { return ciphertext_of_whole_; }
 
   asio::awaitable<error_code> handshake();
-  /// Encrypts up to 64 KiB of `plaintext` and writes all of its ciphertext;
-  /// then `done(error, plaintext bytes taken)`.
+  /// Encrypts up to 256 KiB of `plaintext` (unless records of it from the
+  /// last call are still being written) and writes it; then `done(error,
+  /// plaintext bytes)` once some records went out whole.
   void write(std::string_view plaintext, std::function<void(const error_code&, std::size_t)> done);
   /// Reads until the connection ends (taking in session tickets and alerts
   /// on the way); returns how it ended: eof for close_notify or a FIN.
@@ -53,6 +57,7 @@ class tls_connection {
  private:
   /// Moves what OpenSSL produced from its output BIO to `pending_`.
   void drain_output();
+  void send_pending(std::function<void(const error_code&, std::size_t)> done);
   /// The error OpenSSL reports for `result` of an SSL_* call.
   error_code failure(int result) const;
 
@@ -60,8 +65,17 @@ class tls_connection {
   BIO* from_network_;  ///< ciphertext received, for OpenSSL to read
   BIO* to_network_;    ///< ciphertext OpenSSL produced, to send
   asio::ip::tcp::socket& socket_;
+  /// Ciphertext to send, `sent_` bytes of it sent.
   std::string pending_;
+  std::size_t sent_ = 0;
+  /// The records in `pending_` not all sent: plaintext bytes, and where
+  /// each one's ciphertext ends in `pending_`.
+  struct record {
+    std::size_t plaintext, ciphertext_end;
+  };
+  std::deque<record> records_;
   std::uint64_t written_ = 0;
+  std::uint64_t ciphertext_of_whole_ = 0;
 };
 
 class tls_client {
