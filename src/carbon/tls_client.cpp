@@ -156,7 +156,8 @@ error_code tls_connection::failure(int result) const {
   if (kind == SSL_ERROR_ZERO_RETURN) return asio::error::eof;
   const auto code = ERR_get_error();
   ERR_clear_error();
-  if (code == 0) return asio::error::connection_aborted;
+  // No OpenSSL error: the peer closed the TCP connection mid-handshake.
+  if (code == 0) return asio::ssl::error::stream_truncated;
   return error_code(static_cast<int>(code), asio::error::get_ssl_category());
 }
 

@@ -110,21 +110,9 @@ restart_outcome run_across_restarts(bool sigkill, const std::string& carbon_sett
     carbon.start();
   }
   test::sleep_ms(seconds_between * 1000);
-  const long long stopped = time(nullptr);
-  daemon.signal(SIGTERM);
-  REQUIRE(daemon.wait(15000ms) == 0);
-  const long long end = time(nullptr);
-
-  std::map<long long, double> listen, collected;
-  REQUIRE(test::wait_until(
-      [&] {
-        listen = carbon.fetch("faults.tcp.states.listen", start - 1, end + 1);
-        collected = carbon.fetch("faults.sockpush.collected_lines", start - 1, end + 1);
-        return !listen.empty() && listen.rbegin()->first >= stopped - 1 &&
-               collected.size() == listen.size();
-      },
-      15000ms));
-  test::check_every_round_accounted(collected, stopped);
+  const auto run = test::stop_and_read_back(daemon, carbon, "faults", "tcp.states.listen", start);
+  const auto& listen = run.also;
+  test::check_every_round_accounted(run.collected, run.stopped);
   for (long long ts = listen.begin()->first; ts <= listen.rbegin()->first; ++ts)
     if (!listen.count(ts)) outcome.missing.push_back(ts);
   auto log = test::read_file(dir / "log");

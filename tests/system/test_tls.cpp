@@ -59,26 +59,24 @@ TEST_CASE("tls: every round through carbon-c-relay's TLS listener is stored, ove
     test::sleep_ms(500);
     connections.insert(connections_to(relay.port()));
   }
-  const long long stopped = time(nullptr);
-  daemon.signal(SIGTERM);
-  REQUIRE(daemon.wait(10000ms) == 0);
-  const long long end = time(nullptr);
-  std::map<long long, double> collected, tls;
-  REQUIRE(test::wait_until(
-      [&] {
-        collected = carbon.fetch("tls.sockpush.collected_lines", start - 1, end + 1);
-        tls = carbon.fetch("tls.sockpush.connection.tls", start - 1, end + 1);
-        return !collected.empty() && collected.rbegin()->first >= stopped - 1 &&
-               tls.size() == collected.size();
-      },
-      15000ms));
-  const auto rounds = test::check_every_round_accounted(collected, stopped);
+  const auto run =
+      test::stop_and_read_back(daemon, carbon, "tls", "sockpush.connection.tls", start);
+  const auto rounds = test::check_every_round_accounted(run.collected, run.stopped);
   const auto round_count = rounds.last - rounds.first + 1;
   MESSAGE(round_count << " rounds of " << rounds.lines
                       << " lines stored; connections seen: " << *connections.rbegin());
   CHECK(connections == std::set<std::size_t>{1});
-  for (auto [ts, value] : tls) CHECK_MESSAGE(value == 1.0, "not over TLS at " << ts);
-  const auto reconnects = carbon.fetch("tls.sockpush.reconnects", start - 1, end + 1);
+  // Over TLS whenever connected: the first round can be collected while
+  // the connection is still being made (0 and 0).
+  const auto connected = carbon.fetch("tls.sockpush.connection.connected", start - 1, run.end + 1);
+  std::size_t over_tls = 0;
+  for (auto [ts, value] : run.also) {
+    CHECK_MESSAGE(connected.count(ts) == 1, "no connection.connected at " << ts);
+    if (connected.count(ts)) CHECK_MESSAGE(value == connected.at(ts), "not over TLS at " << ts);
+    over_tls += value == 1.0;
+  }
+  CHECK(over_tls + 1 >= run.also.size());
+  const auto reconnects = carbon.fetch("tls.sockpush.reconnects", start - 1, run.end + 1);
   REQUIRE_FALSE(reconnects.empty());
   CHECK(reconnects.rbegin()->second == 0.0);
 }
@@ -180,23 +178,11 @@ kill_outcome run_across_relay_kills(const std::string& carbon_settings, unsigned
     relay.start();
   }
   test::sleep_ms(13500);
-  const long long stopped = time(nullptr);
-  daemon.signal(SIGTERM);
-  REQUIRE(daemon.wait(15000ms) == 0);
-  const long long end = time(nullptr);
-  std::map<long long, double> listen, collected;
-  REQUIRE(test::wait_until(
-      [&] {
-        collected = carbon.fetch("k.sockpush.collected_lines", start - 1, end + 1);
-        listen = carbon.fetch("k.tcp.states.listen", start - 1, end + 1);
-        return !collected.empty() && collected.rbegin()->first >= stopped - 1 && !listen.empty() &&
-               listen.rbegin()->first >= collected.rbegin()->first;
-      },
-      15000ms));
-  const auto rounds = test::check_every_round_accounted(collected, stopped);
+  const auto run = test::stop_and_read_back(daemon, carbon, "k", "tcp.states.listen", start);
+  const auto rounds = test::check_every_round_accounted(run.collected, run.stopped);
   for (long long ts = rounds.first; ts <= rounds.last; ++ts)
-    if (!listen.count(ts)) outcome.missing.push_back(ts);
-  outcome.stored = listen.size();
+    if (!run.also.count(ts)) outcome.missing.push_back(ts);
+  outcome.stored = run.also.size();
   std::string missing, kills;
   for (auto ts : outcome.missing) missing += " " + std::to_string(ts - start);
   for (auto ts : outcome.kills) kills += " " + std::to_string(ts - start);

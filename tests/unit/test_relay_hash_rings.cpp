@@ -14,13 +14,7 @@ using namespace sockpush;
 namespace {
 
 std::vector<carbon_destination> members(const std::vector<std::string>& texts) {
-  std::vector<carbon_destination> out;
-  for (const auto& t : texts) {
-    auto d = parse_carbon_destination(t);
-    REQUIRE_MESSAGE(d, t);
-    out.push_back(*d);
-  }
-  return out;
+  return parse_destinations(texts, destination_mode::fnv1a_ch, "members");
 }
 
 std::vector<std::string> names(std::size_t count) {

@@ -144,4 +144,22 @@ run_rounds check_every_round_accounted(const std::map<long long, double>& collec
   return {first, last, static_cast<std::size_t>(per_round)};
 }
 
+stored_run stop_and_read_back(child& daemon, carbon_cache& carbon, const std::string& prefix,
+                              const std::string& also, long long start) {
+  stored_run run;
+  run.stopped = time(nullptr);
+  daemon.signal(SIGTERM);
+  REQUIRE(daemon.wait(15000ms) == 0);
+  run.end = time(nullptr);
+  REQUIRE(wait_until(
+      [&] {
+        run.collected = carbon.fetch(prefix + ".sockpush.collected_lines", start - 1, run.end + 1);
+        run.also = carbon.fetch(prefix + "." + also, start - 1, run.end + 1);
+        return !run.collected.empty() && run.collected.rbegin()->first >= run.stopped - 1 &&
+               run.also.size() == run.collected.size();
+      },
+      15000ms));
+  return run;
+}
+
 }  // namespace test

@@ -57,4 +57,17 @@ struct run_rounds {
 run_rounds check_every_round_accounted(const std::map<long long, double>& collected,
                                        long long stopped);
 
+/// A daemon's run as one carbon-cache stored it.
+struct stored_run {
+  std::map<long long, double> collected;  ///< <prefix>.sockpush.collected_lines
+  std::map<long long, double> also;       ///< <prefix>.<also>
+  long long stopped = 0;                  ///< when the SIGTERM was sent
+  long long end = 0;                      ///< when the daemon had exited
+};
+/// SIGTERMs `daemon` (it must exit 0 within 15 s), then reads its count and
+/// `also` back from `carbon` until the count has the round before the stop
+/// and `also` as many points: carbon writes one metric's file after another.
+stored_run stop_and_read_back(child& daemon, carbon_cache& carbon, const std::string& prefix,
+                              const std::string& also, long long start);
+
 }  // namespace test
