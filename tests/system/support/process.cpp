@@ -173,6 +173,11 @@ std::string enter_private_network_namespace() {
   int rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
   close(fd);
   if (rc != 0) return std::string("cannot bring lo up: ") + std::strerror(errno);
+  // The tests send only to 127.0.0.1: it must go out on this namespace's lo.
+  int code = 0;
+  const auto route = run_capture("ip route get 127.0.0.1 2>&1", &code);
+  if (code != 0 || route.find("dev lo") == std::string::npos)
+    return "127.0.0.1 does not route via lo in the test's namespace: " + route;
   return {};
 }
 
