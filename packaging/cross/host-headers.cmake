@@ -5,7 +5,7 @@
 function(sockpush_host_headers dir)
   set(layout
     "boost:boost" "spdlog:spdlog" "fmt:fmt" "toml11:toml,toml.hpp" "CLI11:CLI"
-    "doctest:doctest")
+    "fast_float:fast_float" "doctest:doctest")
   foreach(entry ${layout})
     string(REGEX REPLACE "[:,]" ";" parts "${entry}")
     list(POP_FRONT parts library)

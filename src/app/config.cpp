@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <ctime>
@@ -13,6 +12,7 @@
 #include <toml.hpp>
 
 #include "sockpush/app/logging.hpp"
+#include "sockpush/common/decimal.hpp"
 #include "sockpush/common/metric_path.hpp"
 #include "sockpush/intake/listen_address.hpp"
 
@@ -421,11 +421,10 @@ void check_log_target(const std::string& target) {
 }  // namespace
 
 milliseconds parse_seconds(std::string_view text, std::string_view what) {
-  double s = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), s);
-  if (ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(s) || s <= 0)
+  auto s = parse_finite_decimal(text);
+  if (!s || *s <= 0)
     throw config_error(fmt::format("{}: '{}' is not a positive number of seconds", what, text));
-  auto ms = std::chrono::duration_cast<milliseconds>(seconds_d(s));
+  auto ms = std::chrono::duration_cast<milliseconds>(seconds_d(*s));
   if (ms.count() == 0) throw config_error(fmt::format("{}: must be at least 0.001 s", what));
   return ms;
 }

@@ -1,9 +1,9 @@
 #include "sockpush/intake/line_validator.hpp"
 
+#include "sockpush/common/decimal.hpp"
 #include "sockpush/intake/canonical_scan.hpp"
 
 #include <charconv>
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <numeric>
@@ -108,15 +108,12 @@ line_verdict check_tags(std::string_view tags) {
 
 /// True if `text` is a finite number as carbon's float() reads it. Plain
 /// decimals ("42", "-0.5") are recognised by a scan; anything else (an
-/// exponent, a huge digit string) goes to from_chars, which also rejects
-/// "nan" and "inf" through the finiteness check.
+/// exponent, a huge digit string, "nan", "inf") goes to the full parser.
 bool is_finite_number(std::string_view text) {
   if (skip_plain_number(text.data(), text.data() + text.size()) == text.data() + text.size())
     return true;
   if (!text.empty() && text.front() == '+') text.remove_prefix(1);
-  double value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  return ec == std::errc{} && end == text.data() + text.size() && std::isfinite(value);
+  return parse_finite_decimal(text).has_value();
 }
 
 /// A field is anything but whitespace; a non-ASCII byte in the value or

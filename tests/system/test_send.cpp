@@ -157,6 +157,28 @@ TEST_CASE("send: garbage around valid lines is refused, the valid lines all arri
   CHECK(err.find("4 invalid lines were not forwarded") != std::string::npos);
 }
 
+TEST_CASE("send: every build forwards and refuses the same lines, byte for byte") {
+  // tests/system/data/numbers.*: the number grammar's edges (exponents,
+  // subnormals, overflow and underflow, signs, timestamps). The glibc, musl
+  // and sanitizer builds all run this, so what one sends, all send.
+  auto why = test::enter_private_network_namespace();
+  REQUIRE_MESSAGE(why.empty(), why);
+  test::temp_dir dir;
+  test::line_sink sink(dir / "sink");
+  const std::string data = SOCKPUSH_SOURCE_DIR "/tests/system/data/";
+  const auto expected = test::read_file(data + "numbers.expected");
+  int code = 0;
+  auto err = test::run_capture(std::string(SOCKPUSH_BINARY) + " send 127.0.0.1 " +
+                                   std::to_string(sink.port()) + " < " + data + "numbers.in 2>&1",
+                               &code);
+  CHECK(code == 0);
+  test::wait_until([&] { return sink.data().size() >= expected.size(); }, 5000ms);
+  CHECK(sink.data() == expected);
+  CHECK(sink.connections() == 1);
+  CHECK(err.find("14 invalid lines were not forwarded (1 field_count, 1 bad_path, 10 bad_value, "
+                 "2 bad_timestamp)") != std::string::npos);
+}
+
 TEST_CASE("send: exits 1 with a clear message when carbon is unreachable") {
   test::temp_dir dir;
   test::write_file(dir / "in", "a.b 1 1\n");

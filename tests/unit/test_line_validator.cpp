@@ -39,6 +39,8 @@ TEST_CASE("invalid lines are refused with their reason and nothing is written") 
   CHECK(check("a 1 2 3", &out) == line_verdict::field_count);
   CHECK(check("a nan 1", &out) == line_verdict::bad_value);
   CHECK(check("a inf 1", &out) == line_verdict::bad_value);
+  CHECK(check("a 1e999 1", &out) == line_verdict::bad_value);
+  CHECK(check("a 1e-999 1", &out) == line_verdict::bad_value);
   CHECK(check("a 1x 1", &out) == line_verdict::bad_value);
   CHECK(check("a 1 yesterday", &out) == line_verdict::bad_timestamp);
   CHECK(check("caf\xc3\xa9 1 1", &out) == line_verdict::bad_path);  // non-ASCII

@@ -1,13 +1,17 @@
-// The small pure parts around the pipeline: the round schedule, the
-// clock-sanity hold, the shutdown spool, the log limiter, listen addresses.
+// The small pure parts around the pipeline: the decimal parser, the round
+// schedule, the clock-sanity hold, the shutdown spool, the log limiter,
+// listen addresses.
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <optional>
+#include <string_view>
 
 #include "sockpush/buffer/spool.hpp"
 #include "sockpush/collect/clock_hold.hpp"
 #include "sockpush/collect/round_lines.hpp"
 #include "sockpush/common/config_error.hpp"
+#include "sockpush/common/decimal.hpp"
 #include "sockpush/common/interval_schedule.hpp"
 #include "sockpush/common/log_limiter.hpp"
 #include "sockpush/intake/line_validator.hpp"
@@ -25,6 +29,45 @@ wall::time_point at_unix_ms(long long ms) {
 }
 
 }  // namespace
+
+TEST_CASE("decimal: every build takes and refuses the numbers glibc's std::from_chars does") {
+  // What libstdc++ 12's std::from_chars(double) answered for each, so that the
+  // musl builds (fast_float) and the glibc builds keep one grammar.
+  struct row {
+    std::string_view text;
+    std::optional<double> value;
+  };
+  const row rows[] = {
+      {"42", 42},
+      {"-0.5", -0.5},
+      {"-2.5e3", -2500},
+      {".5", 0.5},
+      {"5.", 5},
+      {"0e999", 0},
+      {"-0", -0.0},
+      {"1e-310", 1e-310},  // subnormal, still a number
+      {"4.9e-324", 4.9e-324},
+      {"1.7976931348623157e308", 1.7976931348623157e308},
+      {"nan", std::nullopt},
+      {"-nan", std::nullopt},
+      {"inf", std::nullopt},
+      {"infinity", std::nullopt},
+      {"1e999", std::nullopt},     // overflow
+      {"1.8e308", std::nullopt},   // overflow
+      {"1e-999", std::nullopt},    // underflow: not zero, but rounds to it
+      {"2.4e-324", std::nullopt},  // underflow
+      {"+1", std::nullopt},
+      {" 1", std::nullopt},
+      {"0x10", std::nullopt},
+      {"1e", std::nullopt},
+      {"1_0", std::nullopt},
+      {"", std::nullopt},
+  };
+  for (const auto& [text, value] : rows) {
+    CAPTURE(text);
+    CHECK(parse_finite_decimal(text) == value);
+  }
+}
 
 TEST_CASE("schedule: rounds fall on multiples of the interval, whenever the process started") {
   interval_schedule s(10s, at_unix_ms(1'700'000'003'250));
