@@ -8,6 +8,7 @@
 #include <ctime>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <sstream>
 #include <toml.hpp>
 
@@ -33,12 +34,27 @@ const toml::value* find_key(const toml::value& table, const std::string& key) {
 
 /// Reads one value; `name` is "section.key", for messages.
 using value_reader = std::function<void(const toml::value& value, const std::string& name)>;
+/// The value a key holds now, as TOML writes it; nullopt where the default
+/// is not a fixed value (a date of the build, another key's value).
+using value_shower = std::function<std::optional<std::string>()>;
 
-/// A key of a section and how its value is read: the one place a key is named.
+/// How one key's value is read, and shown.
+struct key_io {
+  value_reader read;
+  value_shower show;
+};
+
+/// A key of a section: the one place a key is named.
 struct key_reader {
   std::string_view key;
-  value_reader read;
+  key_io io;
 };
+
+/// A key whose default is described, not a value (`show` gives nullopt).
+key_io without_fixed_default(key_io io) {
+  io.show = [] { return std::nullopt; };
+  return io;
+}
 
 /// Reads every key `table` holds with its reader. A key that has none is an
 /// error listing the known ones: a typo must not silently fall back to a
@@ -50,7 +66,7 @@ void read_section(const toml::value& table, std::string_view section,
     for (const auto& k : keys)
       if (k.key == key) known = &k;
     if (known) {
-      known->read(value, section.empty() ? key : fmt::format("{}.{}", section, key));
+      known->io.read(value, section.empty() ? key : fmt::format("{}.{}", section, key));
       continue;
     }
     std::string list;
@@ -69,9 +85,13 @@ double number_of_seconds(const toml::value& v, const std::string& name) {
           "expected a number like 5 or 0.5");
 }
 
+std::string seconds_text(milliseconds ms) {
+  return fmt::format("{}", seconds_d(ms).count());
+}
+
 /// Seconds, more than 0; with `zero_is_off`, 0 too (meaning "off").
-value_reader seconds(milliseconds& out, bool zero_is_off = false) {
-  return [&out, zero_is_off](const toml::value& v, const std::string& name) {
+key_io seconds(milliseconds& out, bool zero_is_off = false) {
+  auto read = [&out, zero_is_off](const toml::value& v, const std::string& name) {
     const double s = number_of_seconds(v, name);
     if (zero_is_off && s == 0.0) {
       out = milliseconds{0};
@@ -86,15 +106,16 @@ value_reader seconds(milliseconds& out, bool zero_is_off = false) {
     if (out.count() == 0)
       fail_at(v, fmt::format("{} must be at least 0.001 seconds", name), "too small");
   };
+  return {read, [&out] { return std::optional(seconds_text(out)); }};
 }
 
-value_reader seconds_or_off(milliseconds& out) {
+key_io seconds_or_off(milliseconds& out) {
   return seconds(out, true);
 }
 
 template <typename Int>
-value_reader integer(Int& out, std::int64_t min, std::int64_t max) {
-  return [&out, min, max](const toml::value& v, const std::string& name) {
+key_io integer(Int& out, std::int64_t min, std::int64_t max) {
+  auto read = [&out, min, max](const toml::value& v, const std::string& name) {
     if (!v.is_integer())
       fail_at(v, fmt::format("{} must be an integer", name), "expected a whole number");
     const auto value = v.as_integer();
@@ -102,28 +123,38 @@ value_reader integer(Int& out, std::int64_t min, std::int64_t max) {
       fail_at(v, fmt::format("{} must be between {} and {}", name, min, max), "out of range");
     out = static_cast<Int>(value);
   };
+  return {read, [&out] { return std::optional(fmt::format("{}", out)); }};
 }
 
-value_reader boolean(bool& out) {
-  return [&out](const toml::value& v, const std::string& name) {
+key_io boolean(bool& out) {
+  auto read = [&out](const toml::value& v, const std::string& name) {
     if (!v.is_boolean()) fail_at(v, fmt::format("{} must be true or false", name), "here");
     out = v.as_boolean();
   };
+  return {read, [&out] { return std::optional<std::string>(out ? "true" : "false"); }};
 }
 
-value_reader text(std::string& out) {
-  return [&out](const toml::value& v, const std::string& name) {
-    if (!v.is_string()) fail_at(v, fmt::format("{} must be a string", name), "expected \"...\"");
-    out = v.as_string().str;
-  };
+void read_text(std::string& out, const toml::value& v, const std::string& name) {
+  if (!v.is_string()) fail_at(v, fmt::format("{} must be a string", name), "expected \"...\"");
+  out = v.as_string().str;
 }
 
-/// One of a few words, each standing for a value of `Enum`.
+std::string toml_string(std::string_view text) {
+  return fmt::format("\"{}\"", text);
+}
+
+key_io text(std::string& out) {
+  return {[&out](const toml::value& v, const std::string& name) { read_text(out, v, name); },
+          [&out] { return std::optional(toml_string(out)); }};
+}
+
+/// One of a few words, each standing for a value of `Enum`; the first word
+/// of a value is how it is shown.
 template <typename Enum>
-value_reader choice(Enum& out, std::vector<std::pair<std::string_view, Enum>> words) {
-  return [&out, words = std::move(words)](const toml::value& v, const std::string& name) {
+key_io choice(Enum& out, std::vector<std::pair<std::string_view, Enum>> words) {
+  auto read = [&out, words](const toml::value& v, const std::string& name) {
     std::string word;
-    text(word)(v, name);
+    read_text(word, v, name);
     std::string list;
     for (const auto& [w, value] : words) {
       if (w == word) {
@@ -134,6 +165,12 @@ value_reader choice(Enum& out, std::vector<std::pair<std::string_view, Enum>> wo
     }
     fail_at(v, fmt::format("{} must be {}", name, list), "here");
   };
+  auto show = [&out, words]() -> std::optional<std::string> {
+    for (const auto& [w, value] : words)
+      if (value == out) return toml_string(w);
+    return std::nullopt;
+  };
+  return {read, show};
 }
 
 const toml::array& array_of(const toml::value& v, const std::string& name, const char* what,
@@ -142,9 +179,16 @@ const toml::array& array_of(const toml::value& v, const std::string& name, const
   return v.as_array();
 }
 
+template <typename Item, typename Show>
+std::string list_text(const std::vector<Item>& items, Show show) {
+  std::string all;
+  for (const auto& item : items) all += (all.empty() ? "" : ", ") + show(item);
+  return "[" + all + "]";
+}
+
 template <typename Int>
-value_reader integer_list(std::vector<Int>& out, std::int64_t min, std::int64_t max) {
-  return [&out, min, max](const toml::value& v, const std::string& name) {
+key_io integer_list(std::vector<Int>& out, std::int64_t min, std::int64_t max) {
+  auto read = [&out, min, max](const toml::value& v, const std::string& name) {
     out.clear();
     for (const auto& item : array_of(v, name, "integers", "expected [1, 2]")) {
       if (!item.is_integer() || item.as_integer() < min || item.as_integer() > max)
@@ -153,16 +197,20 @@ value_reader integer_list(std::vector<Int>& out, std::int64_t min, std::int64_t 
       out.push_back(static_cast<Int>(item.as_integer()));
     }
   };
+  return {read, [&out] {
+            return std::optional(list_text(out, [](Int i) { return fmt::format("{}", i); }));
+          }};
 }
 
-value_reader text_list(std::vector<std::string>& out) {
-  return [&out](const toml::value& v, const std::string& name) {
+key_io text_list(std::vector<std::string>& out) {
+  auto read = [&out](const toml::value& v, const std::string& name) {
     out.clear();
     for (const auto& item : array_of(v, name, "strings", "expected [\"a\"]")) {
       if (!item.is_string()) fail_at(item, fmt::format("{} entries must be strings", name), "here");
       out.push_back(item.as_string().str);
     }
   };
+  return {read, [&out] { return std::optional(list_text(out, toml_string)); }};
 }
 
 /// Runs a check of a whole value; its config_error points at `key` in
@@ -178,37 +226,46 @@ void check_at(const toml::value* table, const std::string& key, Check check) {
   }
 }
 
-void read_carbon(const toml::value& t, carbon_config& c) {
-  std::string one;
-  std::vector<std::string> listed;
-  read_section(
-      t, "carbon",
-      {{"address", text(one)},
-       {"destinations", text_list(listed)},
-       {"mode", choice(c.mode, {{"failover", destination_mode::failover},
-                                {"carbon_ch", destination_mode::carbon_ch},
-                                {"fnv1a_ch", destination_mode::fnv1a_ch},
-                                {"jump_fnv1a_ch", destination_mode::jump_fnv1a_ch}})},
-       {"hold_down", seconds(c.hold_down)},
-       {"reconnect_interval", seconds_or_off(c.reconnect_interval)},
-       {"connect_timeout", seconds(c.connect_timeout)},
-       {"reconnect_min", seconds(c.reconnect_min)},
-       {"reconnect_max", seconds(c.reconnect_max)},
-       {"user_timeout", seconds(c.user_timeout)},
-       {"keepalive_idle", seconds(c.keepalive_idle)},
-       {"keepalive_interval", seconds(c.keepalive_interval)},
-       {"keepalive_count", integer(c.keepalive_count, 1, 127)},
-       {"send_buffer", integer(c.send_buffer, 4096, 64 << 20)},
-       {"stall_timeout", seconds(c.stall_timeout)},
-       {"replay_seconds", seconds_or_off(c.replay_window)},
-       {"peer_close_replay_seconds", seconds_or_off(c.peer_close_replay)},
-       {"tls", boolean(c.tls.enabled)},
-       {"tls_verify", boolean(c.tls.verify)},
-       {"tls_ca_file", text(c.tls.ca_file)},
-       {"tls_server_name", text(c.tls.server_name)},
-       {"tls_cert_file", text(c.tls.cert_file)},
-       {"tls_key_file", text(c.tls.key_file)},
-       {"tls_min_version", choice(c.tls.min_version, {{"1.2", 0x0303}, {"1.3", 0x0304}})}});
+/// What is read into temporaries before it reaches the config: [carbon]
+/// address or destinations (parsed once the whole section is read: the mode
+/// decides what counts as listed twice), and [send] flush_ms.
+struct pending_values {
+  std::string address = "-";
+  std::vector<std::string> destinations{};
+  std::int64_t flush_ms = 0;
+};
+
+std::vector<key_reader> carbon_keys(carbon_config& c, pending_values& p) {
+  return {{"address", text(p.address)},
+          {"destinations", without_fixed_default(text_list(p.destinations))},
+          {"mode", choice(c.mode, {{"failover", destination_mode::failover},
+                                   {"carbon_ch", destination_mode::carbon_ch},
+                                   {"fnv1a_ch", destination_mode::fnv1a_ch},
+                                   {"jump_fnv1a_ch", destination_mode::jump_fnv1a_ch}})},
+          {"hold_down", seconds(c.hold_down)},
+          {"reconnect_interval", seconds_or_off(c.reconnect_interval)},
+          {"connect_timeout", seconds(c.connect_timeout)},
+          {"reconnect_min", seconds(c.reconnect_min)},
+          {"reconnect_max", seconds(c.reconnect_max)},
+          {"user_timeout", seconds(c.user_timeout)},
+          {"keepalive_idle", seconds(c.keepalive_idle)},
+          {"keepalive_interval", seconds(c.keepalive_interval)},
+          {"keepalive_count", integer(c.keepalive_count, 1, 127)},
+          {"send_buffer", integer(c.send_buffer, 4096, 64 << 20)},
+          {"stall_timeout", seconds(c.stall_timeout)},
+          {"replay_seconds", seconds_or_off(c.replay_seconds)},
+          {"peer_close_replay_seconds", seconds_or_off(c.peer_close_replay_seconds)},
+          {"tls", boolean(c.tls.enabled)},
+          {"tls_verify", boolean(c.tls.verify)},
+          {"tls_ca_file", text(c.tls.ca_file)},
+          {"tls_server_name", text(c.tls.server_name)},
+          {"tls_cert_file", text(c.tls.cert_file)},
+          {"tls_key_file", text(c.tls.key_file)},
+          {"tls_min_version", choice(c.tls.min_version, {{"1.2", 0x0303}, {"1.3", 0x0304}})}};
+}
+
+/// What [carbon] decides as a whole, once all of it is read.
+void finish_carbon(const toml::value& t, carbon_config& c, const pending_values& p) {
   check_at(&t, "tls", [&] { check_tls(c.tls); });
   const auto* address = find_key(t, "address");
   const auto* destinations = find_key(t, "destinations");
@@ -216,9 +273,8 @@ void read_carbon(const toml::value& t, carbon_config& c) {
     fail_at(*destinations, "carbon.address and carbon.destinations are both set",
             "keep one: address for one destination, destinations for several");
   if (!address && !destinations) return;
-  // After the whole section: whether two entries are the same depends on the mode.
   const char* key = address ? "address" : "destinations";
-  if (address) listed.assign(1, one);
+  const auto listed = address ? std::vector<std::string>{p.address} : p.destinations;
   check_at(&t, key, [&] {
     c.destinations = parse_destinations(listed, c.mode, fmt::format("carbon.{}", key));
   });
@@ -232,7 +288,7 @@ std::int64_t unix_time_of(const toml::local_date& d) {
   return static_cast<std::int64_t>(::timegm(&tm));
 }
 
-void read_clock(const toml::value& t, clock_config& c) {
+std::vector<key_reader> clock_keys(clock_config& c) {
   auto not_before = [&c](const toml::value& v, const std::string& name) {
     if (v.is_local_date())
       c.not_before = unix_time_of(v.as_local_date());
@@ -241,7 +297,9 @@ void read_clock(const toml::value& t, clock_config& c) {
     else
       fail_at(v, name + " must be a date (2024-01-01) or Unix seconds", "here");
   };
-  read_section(t, "clock", {{"not_before", not_before}, {"require_sync", boolean(c.require_sync)}});
+  // The default is the day of the build.
+  return {{"not_before", {not_before, [] { return std::nullopt; }}},
+          {"require_sync", boolean(c.require_sync)}};
 }
 
 bool is_counter_name(std::string_view name) {
@@ -251,37 +309,40 @@ bool is_counter_name(std::string_view name) {
   return sanitize_path_component(group) == group && sanitize_path_component(counter) == counter;
 }
 
-void read_collectors(const toml::value& t, collectors_config& c) {
-  auto counters = [&c](const toml::value& v, const std::string& name) {
-    text_list(c.netstat_counters)(v, name);
+std::vector<key_reader> collectors_keys(collectors_config& c) {
+  auto counters = text_list(c.netstat_counters);
+  counters.read = [&c, read = counters.read](const toml::value& v, const std::string& name) {
+    read(v, name);
     for (const auto& counter : c.netstat_counters)
       if (!is_counter_name(counter))
         fail_at(v, fmt::format("{}: '{}' is not Group.Name", name, counter),
                 "like \"TcpExt.TW\" or \"Tcp.ActiveOpens\"");
   };
-  read_section(t, "collectors",
-               {{"tcp_local_ports", integer_list(c.tcp_local_ports, 1, 65535)},
-                {"tcp_remote_ports", integer_list(c.tcp_remote_ports, 1, 65535)},
-                {"tcp_listening_ports", boolean(c.tcp_listening_ports)},
-                {"ephemeral", boolean(c.ephemeral)},
-                {"ephemeral_top", integer(c.ephemeral_top, 0, 1000)},
-                {"udp", boolean(c.udp)},
-                {"sockstat", boolean(c.sockstat)},
-                {"netstat", boolean(c.netstat)},
-                {"netstat_counters", counters},
-                {"netstat_rates", boolean(c.netstat_rates)},
-                {"conntrack", boolean(c.conntrack)},
-                {"conntrack_top_ports", integer(c.conntrack_top_ports, 0, 1000)},
-                {"settings", boolean(c.settings)}});
+  return {{"tcp_local_ports", integer_list(c.tcp_local_ports, 1, 65535)},
+          {"tcp_remote_ports", integer_list(c.tcp_remote_ports, 1, 65535)},
+          {"tcp_listening_ports", boolean(c.tcp_listening_ports)},
+          {"ephemeral", boolean(c.ephemeral)},
+          {"ephemeral_top", integer(c.ephemeral_top, 0, 1000)},
+          {"udp", boolean(c.udp)},
+          {"sockstat", boolean(c.sockstat)},
+          {"netstat", boolean(c.netstat)},
+          {"netstat_counters", counters},
+          {"netstat_rates", boolean(c.netstat_rates)},
+          {"conntrack", boolean(c.conntrack)},
+          {"conntrack_top_ports", integer(c.conntrack_top_ports, 0, 1000)},
+          {"settings", boolean(c.settings)}};
+}
+
+std::vector<key_reader> listen_keys(listen_config& l) {
+  return {{"address", without_fixed_default(text(l.address))},
+          {"max_clients", integer(l.max_clients, 1, 10000)},
+          {"idle_timeout", seconds(l.idle_timeout)},
+          {"allow_remote", boolean(l.allow_remote)}};
 }
 
 listen_config read_listener(const toml::value& t) {
   listen_config l;
-  read_section(t, "listen",
-               {{"address", text(l.address)},
-                {"max_clients", integer(l.max_clients, 1, 10000)},
-                {"idle_timeout", seconds(l.idle_timeout)},
-                {"allow_remote", boolean(l.allow_remote)}});
+  read_section(t, "listen", listen_keys(l));
   const auto* address = find_key(t, "address");
   if (!address)
     fail_at(t, "[[listen]] needs an address", "for example address = \"tcp://127.0.0.1:2003\"");
@@ -289,8 +350,7 @@ listen_config read_listener(const toml::value& t) {
   return l;
 }
 
-exec_config read_exec_job(const toml::value& t) {
-  exec_config job;
+std::vector<key_reader> exec_keys(exec_config& job) {
   auto command = [&job](const toml::value& v, const std::string&) {
     if (!v.is_array() || v.as_array().empty())
       fail_at(v, "exec.command must be a non-empty array of strings (argv)",
@@ -301,12 +361,17 @@ exec_config read_exec_job(const toml::value& t) {
     }
     if (job.command.front().empty()) fail_at(v, "exec.command[0] is empty", "here");
   };
-  read_section(t, "exec",
-               {{"name", text(job.name)},
-                {"command", command},
-                {"interval", seconds(job.interval)},
-                {"timeout", seconds(job.timeout)},
-                {"prefix", boolean(job.prefix)}});
+  // name: the program's; interval: [collect]'s; timeout: the job's interval.
+  return {{"name", without_fixed_default(text(job.name))},
+          {"command", {command, [] { return std::nullopt; }}},
+          {"interval", without_fixed_default(seconds(job.interval))},
+          {"timeout", without_fixed_default(seconds(job.timeout))},
+          {"prefix", boolean(job.prefix)}};
+}
+
+exec_config read_exec_job(const toml::value& t) {
+  exec_config job;
+  read_section(t, "exec", exec_keys(job));
   const auto* argv = find_key(t, "command");
   if (!argv)
     fail_at(t, "[[exec]] needs a command", "for example command = [\"/usr/bin/probe\", \"--x\"]");
@@ -331,14 +396,6 @@ void read_table_array(const toml::value& v, const std::string& name, ReadOne rea
   }
 }
 
-/// A [section]: its table handed to `read`.
-value_reader section(std::function<void(const toml::value&)> read) {
-  return [read = std::move(read)](const toml::value& v, const std::string& name) {
-    if (!v.is_table()) fail_at(v, fmt::format("[{}] must be a table", name), "here");
-    read(v);
-  };
-}
-
 void read_exec_jobs(const toml::value& v, std::vector<exec_config>& jobs) {
   read_table_array(v, "exec", [&](const toml::value& t) {
     auto job = read_exec_job(t);
@@ -350,48 +407,59 @@ void read_exec_jobs(const toml::value& v, std::vector<exec_config>& jobs) {
   });
 }
 
+/// One section of the file and its keys. [[listen]] and [[exec]] are
+/// arrays of tables: their keys are bound to one entry, for the docs.
+struct section_keys {
+  std::string_view name;
+  std::vector<key_reader> keys;
+};
+
+/// Every section and key of the file, bound to `cfg` (and to the values
+/// read on the way in `p`, `listener`, `job`): the one list of keys, which
+/// reads the file, refuses unknown keys and documents the defaults.
+std::vector<section_keys> file_sections(config& cfg, pending_values& p, listen_config& listener,
+                                        exec_config& job) {
+  return {{"carbon", carbon_keys(cfg.carbon, p)},
+          {"collect", {{"interval", seconds(cfg.interval)}, {"prefix", text(cfg.prefix)}}},
+          {"collectors", collectors_keys(cfg.collectors)},
+          {"clock", clock_keys(cfg.clock)},
+          {"buffer", {{"max_bytes", integer(cfg.buffer_max_bytes, 4096, std::int64_t{1} << 32)}}},
+          {"daemon",
+           {{"shutdown_timeout", seconds(cfg.shutdown_timeout)},
+            {"state_dir", text(cfg.state_dir)}}},
+          {"send", {{"flush_ms", integer(p.flush_ms, 0, 10000)}}},
+          {"input",
+           {{"path_chars", choice(cfg.path_chars, {{"reject", path_policy::reject},
+                                                   {"sanitise", path_policy::sanitise},
+                                                   {"sanitize", path_policy::sanitise}})}}},
+          {"log", {{"level", text(cfg.log_level)}, {"target", text(cfg.log_target)}}},
+          {"listen", listen_keys(listener)},
+          {"exec", exec_keys(job)}};
+}
+
 void read_root(const toml::value& root, config& cfg) {
-  std::int64_t flush_ms = cfg.send_flush.count();
-  read_section(
-      root, "",
-      {{"carbon", section([&](const auto& t) { read_carbon(t, cfg.carbon); })},
-       {"collect", section([&](const auto& t) {
-          read_section(t, "collect",
-                       {{"interval", seconds(cfg.interval)}, {"prefix", text(cfg.prefix)}});
-        })},
-       {"buffer", section([&](const auto& t) {
-          read_section(t, "buffer",
-                       {{"max_bytes", integer(cfg.buffer_max_bytes, 4096, std::int64_t{1} << 32)}});
-        })},
-       {"daemon", section([&](const auto& t) {
-          read_section(t, "daemon",
-                       {{"shutdown_timeout", seconds(cfg.shutdown_timeout)},
-                        {"state_dir", text(cfg.state_dir)}});
-        })},
-       {"send", section([&](const auto& t) {
-          read_section(t, "send", {{"flush_ms", integer(flush_ms, 0, 10000)}});
-        })},
-       {"input", section([&](const auto& t) {
-          read_section(
-              t, "input",
-              {{"path_chars", choice(cfg.path_chars, {{"reject", path_policy::reject},
-                                                      {"sanitise", path_policy::sanitise},
-                                                      {"sanitize", path_policy::sanitise}})}});
-        })},
-       {"log", section([&](const auto& t) {
-          read_section(t, "log",
-                       {{"level", text(cfg.log_level)}, {"target", text(cfg.log_target)}});
-        })},
-       {"collectors", section([&](const auto& t) { read_collectors(t, cfg.collectors); })},
-       {"clock", section([&](const auto& t) { read_clock(t, cfg.clock); })},
-       {"listen",
-        [&](const toml::value& v, const std::string&) {
-          read_table_array(v, "listen",
-                           [&](const auto& t) { cfg.listeners.push_back(read_listener(t)); });
-        }},
-       {"exec",
-        [&](const toml::value& v, const std::string&) { read_exec_jobs(v, cfg.exec_jobs); }}});
-  cfg.send_flush = milliseconds{flush_ms};
+  pending_values p{.flush_ms = cfg.send_flush_ms.count()};
+  listen_config unused_listener;
+  exec_config unused_job;
+  const auto sections = file_sections(cfg, p, unused_listener, unused_job);
+  std::vector<key_reader> tables;
+  for (const auto& s : sections) {
+    value_reader read = [&s](const toml::value& v, const std::string& name) {
+      if (!v.is_table()) fail_at(v, fmt::format("[{}] must be a table", name), "here");
+      read_section(v, s.name, s.keys);
+    };
+    if (s.name == "listen")
+      read = [&cfg](const toml::value& v, const std::string&) {
+        read_table_array(v, "listen",
+                         [&](const toml::value& t) { cfg.listeners.push_back(read_listener(t)); });
+      };
+    else if (s.name == "exec")
+      read = [&cfg](const toml::value& v, const std::string&) { read_exec_jobs(v, cfg.exec_jobs); };
+    tables.push_back({s.name, {read, [] { return std::nullopt; }}});
+  }
+  read_section(root, "", tables);
+  if (const auto* carbon = find_key(root, "carbon")) finish_carbon(*carbon, cfg.carbon, p);
+  cfg.send_flush_ms = milliseconds{p.flush_ms};
 }
 
 void check_prefix(const std::string& prefix) {
@@ -418,7 +486,35 @@ void check_log_target(const std::string& target) {
     throw config_error(fmt::format("log.target '{}' is not stderr or syslog", target));
 }
 
+/// A check of the whole configuration (after the file, and again after the
+/// flags), reported at `section.key` when that key came from the file: the
+/// one that decides it, the later of a pair.
+struct whole_check {
+  const char* section;
+  const char* key;
+  void (*check)(const config&);
+};
+
+constexpr whole_check whole_checks[] = {
+    {"collect", "prefix", [](const config& c) { check_prefix(c.prefix); }},
+    {"carbon", "reconnect_max", [](const config& c) { check_reconnect_bounds(c.carbon); }},
+    {"log", "target", [](const config& c) { check_log_target(c.log_target); }},
+    {"log", "level", [](const config& c) { check_log_level(c.log_level); }},
+};
+
 }  // namespace
+
+std::vector<config_key> config_keys() {
+  config cfg;
+  pending_values p{.flush_ms = cfg.send_flush_ms.count()};
+  listen_config listener;
+  exec_config job;
+  std::vector<config_key> keys;
+  for (const auto& s : file_sections(cfg, p, listener, job))
+    for (const auto& k : s.keys)
+      keys.push_back({std::string(s.name), std::string(k.key), k.io.show()});
+  return keys;
+}
 
 milliseconds parse_seconds(std::string_view text, std::string_view what) {
   auto s = parse_finite_decimal(text);
@@ -430,10 +526,7 @@ milliseconds parse_seconds(std::string_view text, std::string_view what) {
 }
 
 void validate(const config& cfg) {
-  check_prefix(cfg.prefix);
-  check_reconnect_bounds(cfg.carbon);
-  check_log_level(cfg.log_level);
-  check_log_target(cfg.log_target);
+  for (const auto& w : whole_checks) w.check(cfg);
 }
 
 config parse_config(std::string_view text, const std::string& origin) {
@@ -446,13 +539,8 @@ config parse_config(std::string_view text, const std::string& origin) {
   }
   config cfg;
   read_root(root, cfg);
-  // Whole-value checks, reported at the offending key (the one that decides
-  // it: the later of a pair) when it came from the file.
-  auto table = [&](const char* name) { return find_key(root, name); };
-  check_at(table("collect"), "prefix", [&] { check_prefix(cfg.prefix); });
-  check_at(table("carbon"), "reconnect_max", [&] { check_reconnect_bounds(cfg.carbon); });
-  check_at(table("log"), "target", [&] { check_log_target(cfg.log_target); });
-  check_at(table("log"), "level", [&] { check_log_level(cfg.log_level); });
+  for (const auto& w : whole_checks)
+    check_at(find_key(root, w.section), w.key, [&] { w.check(cfg); });
   return cfg;
 }
 

@@ -157,11 +157,9 @@ void daemon::add_self_metrics(round_lines& out) const {
           static_cast<std::uint64_t>(buffer_.lines() + writer_->pending_lines()));
   out.add("sockpush.reconnects", stats.reconnects);
   out.add("sockpush.replayed_lines", stats.replayed_lines);
-  out.add("sockpush.disconnects.closed_by_peer", stats.closed_by_peer);
-  out.add("sockpush.disconnects.reset", stats.reset);
-  out.add("sockpush.disconnects.timed_out", stats.timed_out);
-  out.add("sockpush.disconnects.stalled", stats.stalled);
-  out.add("sockpush.disconnects.other", stats.other_failures);
+  for (std::size_t i = 0; i < disconnect_cause_count; ++i)
+    out.add(fmt::format("sockpush.disconnects.{}", disconnect_cause_names[i]),
+            stats.disconnects.values[i]);
   for (const auto& d : writer_->destinations()) {
     out.add(fmt::format("sockpush.destinations.{}.sent_lines", d.name), d.sent_lines);
     out.add(fmt::format("sockpush.destinations.{}.reconnects", d.name), d.reconnects);
@@ -179,7 +177,7 @@ void daemon::add_self_metrics(round_lines& out) const {
     out.add("sockpush.connection.tls_resumed", std::uint64_t{link.tls_resumed});
     for (std::size_t i = 0; i < tls_failure_count; ++i)
       out.add(fmt::format("sockpush.tls.handshake_failures.{}", tls_failure_names[i]),
-              stats.tls_handshake_failures[i]);
+              stats.tls_handshake_failures.values[i]);
   }
   if (listeners_.empty() && exec_jobs_.empty()) return;
   out.add("sockpush.received_lines", intake_.accepted_lines());

@@ -91,7 +91,7 @@ std::optional<send_request> parse_arguments(int argc, char** argv, int& exit_cod
     request.destination = *parsed;
     request.deadline = parse_seconds(timeout, "--timeout");
     request.cfg.carbon.flush_delay =
-        flush_ms >= 0 ? milliseconds{flush_ms} : request.cfg.send_flush;
+        flush_ms >= 0 ? milliseconds{flush_ms} : request.cfg.send_flush_ms;
     request.cfg.log_level = log_level;
     setup_logging(request.cfg.log_level);
     apply_tls_flags(tls, tls_insecure, tls_flags, request.cfg.carbon.tls);

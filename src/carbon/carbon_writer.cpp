@@ -9,14 +9,10 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <random>
 
-#if SOCKPUSH_TLS
-#include "sockpush/carbon/tls_ack_map.hpp"
-#include "sockpush/carbon/tls_client.hpp"
-#endif
+#include "sockpush/common/overloaded.hpp"
 
 namespace sockpush {
 namespace {
@@ -51,36 +47,45 @@ int to_int_s(milliseconds ms) {
   return static_cast<int>(std::max<milliseconds::rep>(1, ms.count() / 1000));
 }
 
+spdlog::level::level_enum spdlog_level(report_level level) {
+  switch (level) {
+    case report_level::warn:
+      return spdlog::level::warn;
+    case report_level::info:
+      return spdlog::level::info;
+    case report_level::debug:
+      break;
+  }
+  return spdlog::level::debug;
+}
+
 }  // namespace
 
 /// One connection, or an attempt at one.
 struct carbon_writer::link {
-  link(asio::io_context& io, link_id id_) : id(id_), socket(io), resolver(io) {}
+  link(asio::io_context& io, link_id id_, std::size_t destination_)
+      : id(id_), destination(destination_), socket(io), resolver(io) {}
 
-  /// Bytes of data written and not acknowledged by the peer (SIOCOUTQ,
-  /// which still answers after a reset); -1 if the kernel cannot tell. Over
-  /// TLS, the plaintext bytes whose ciphertext is not all acknowledged.
-  int unacknowledged_bytes() {
+  /// Bytes given to the transport and not acknowledged by the peer
+  /// (SIOCOUTQ, which still answers after a reset); nullopt if the kernel
+  /// cannot tell.
+  unacked_bytes unacknowledged() {
     int unacked = -1;
-    if (!socket.is_open() || ioctl(socket.native_handle(), SIOCOUTQ, &unacked) != 0) return -1;
+    if (!socket.is_open() || ioctl(socket.native_handle(), SIOCOUTQ, &unacked) != 0 || unacked < 0)
+      return std::nullopt;
     // A FIN takes a sequence number of its own: it is not data.
     if (fin_sent && unacked > 0) --unacked;
-#if SOCKPUSH_TLS
-    if (tls) return acks.plaintext_unacked(unacked, tls->ciphertext_written());
-#endif
-    return unacked;
+    const auto kernel = static_cast<std::size_t>(unacked);
+    return transport ? transport->unacknowledged(kernel) : kernel;
   }
 
   link_id id;
-  std::size_t destination = 0;
+  std::size_t destination;
   tcp::socket socket;
   tcp::resolver resolver;
+  /// Over the socket, once connected; it must not outlive the socket.
+  std::unique_ptr<sockpush::transport> transport;
   bool fin_sent = false;
-#if SOCKPUSH_TLS
-  /// Over the socket, which it must not outlive; null for plaintext.
-  std::unique_ptr<tls_connection> tls;
-  tls_ack_map acks;
-#endif
 };
 
 carbon_writer::carbon_writer(asio::io_context& io, const carbon_config& cfg,
@@ -88,11 +93,12 @@ carbon_writer::carbon_writer(asio::io_context& io, const carbon_config& cfg,
     : io_(io),
       cfg_(cfg),
       fsm_(cfg, std::move(destinations), buffer, std::random_device{}()),
+      transports_(cfg.tls),
       done_timer_(io, clock::time_point::max()) {
-  for (std::size_t t = 0; t < delivery_timer_count; ++t) timers_.emplace_back(io);
-#if SOCKPUSH_TLS
-  if (cfg.tls.enabled) tls_ = std::make_unique<tls_client>(cfg.tls);
-#endif
+  // Never resized after this: the waits hold references to their timer.
+  timers_.reserve(delivery_timer_count);
+  for (std::size_t t = 0; t < delivery_timer_count; ++t)
+    timers_.push_back({asio::steady_timer(io)});
 }
 
 carbon_writer::~carbon_writer() = default;
@@ -107,7 +113,7 @@ asio::awaitable<void> carbon_writer::run() {
 
 writer_stats carbon_writer::stats() const {
   auto stats = fsm_.stats();
-  stats.tls_handshake_failures = tls_failures_;
+  stats.tls_handshake_failures = transports_.tls_failures();
   return stats;
 }
 
@@ -129,67 +135,49 @@ std::shared_ptr<carbon_writer::link> carbon_writer::find(link_id id) const {
   return nullptr;
 }
 
-void carbon_writer::perform(const delivery_action& a) {
-  using kind = delivery_action::kind;
-  switch (a.what) {
-    case kind::connect: {
-#if SOCKPUSH_TLS
-      // A move (make-before-break) resumes the live connection's session.
-      for (const auto& other : links_)
-        if (other->tls && other->destination == a.destination)
-          tls_->keep_session(*other->tls, a.destination);
-#endif
-      auto l = links_.emplace_back(std::make_shared<link>(io_, a.link));
-      l->destination = a.destination;
-      asio::co_spawn(io_, connect(l, a.destination), rethrow_if_failed);
-      break;
-    }
-    case kind::watch:
-      if (auto l = find(a.link)) asio::co_spawn(io_, watch(l), rethrow_if_failed);
-      break;
-    case kind::write:
-      if (auto l = find(a.link)) write(l, a.data);
-      break;
-    case kind::snapshot:
-      snapshot(a.link);
-      break;
-    case kind::shutdown_send:
-      if (auto l = find(a.link)) {
-        error_code ec;
-        l->socket.shutdown(tcp::socket::shutdown_send, ec);
-        l->fin_sent = !ec;
-      }
-      break;
-    case kind::close:
-      close(a.link, a.discard);
-      break;
-    case kind::arm_timer:
-      arm(a.timer, a.at);
-      break;
-    case kind::cancel_timer:
-      cancel(a.timer);
-      break;
-    case kind::report:
-      spdlog::log(a.level == report_level::warn   ? spdlog::level::warn
-                  : a.level == report_level::info ? spdlog::level::info
-                                                  : spdlog::level::debug,
-                  a.text);
-      break;
-    case kind::done:
-      done_timer_.cancel();
-      break;
-  }
+void carbon_writer::perform(const delivery_action& action) {
+  std::visit(overloaded{
+                 [&](const action::connect& a) { start_connect(a); },
+                 [&](const action::watch& a) {
+                   if (auto l = find(a.link)) asio::co_spawn(io_, watch(l), rethrow_if_failed);
+                 },
+                 [&](const action::write& a) { write(a); },
+                 [&](const action::snapshot& a) { snapshot(a); },
+                 [&](const action::shutdown_send& a) {
+                   if (auto l = find(a.link)) {
+                     error_code ec;
+                     l->socket.shutdown(tcp::socket::shutdown_send, ec);
+                     l->fin_sent = !ec;
+                   }
+                 },
+                 [&](const action::close& a) { close(a); },
+                 [&](const action::arm_timer& a) { arm(a); },
+                 [&](const action::cancel_timer& a) { cancel(a.timer); },
+                 [&](const action::log& a) {
+                   spdlog::log(spdlog_level(level_of(a.what)),
+                               describe(a.what, fsm_.destination_names()));
+                 },
+                 [&](const action::done&) { done_timer_.cancel(); },
+             },
+             action.what);
 }
 
-asio::awaitable<void> carbon_writer::connect(std::shared_ptr<link> l, std::size_t destination) {
-  const auto& where = fsm_.destination_list()[destination].where;
+void carbon_writer::start_connect(const action::connect& a) {
+  // A move (make-before-break) resumes the live connection's session.
+  for (const auto& other : links_)
+    if (other->transport && other->destination == a.destination) other->transport->keep_session();
+  auto l = links_.emplace_back(std::make_shared<link>(io_, a.link, a.destination));
+  asio::co_spawn(io_, connect(l), rethrow_if_failed);
+}
+
+asio::awaitable<void> carbon_writer::connect(std::shared_ptr<link> l) {
+  const auto& where = fsm_.destination_list()[l->destination].where;
   error_code ec;
   // Resolved on every attempt: carbon may have moved (DNS, failover).
   auto endpoints = co_await l->resolver.async_resolve(where.host, where.port,
                                                       asio::redirect_error(use_awaitable, ec));
   if (ec) {
-    feed(delivery_event::connect_failed(l->id,
-                                        "cannot resolve " + where.host + ": " + ec.message()));
+    connect_failed(l, "cannot resolve " + where.host + ": " + ec.message());
     co_return;
   }
   std::string reason = "no address for " + where.host;
@@ -213,13 +201,17 @@ asio::awaitable<void> carbon_writer::connect(std::shared_ptr<link> l, std::size_
     co_await l->socket.async_connect(endpoint, asio::redirect_error(use_awaitable, ec));
     if (!ec && l->socket.is_open()) {
       apply_socket_options(l->socket);
-      bool ready = true;
-#if SOCKPUSH_TLS
-      // The handshake counts against the same connect_timeout.
-      if (tls_) ready = co_await handshake(*l, where.host, endpoint.address(), timed_out);
-#endif
+      const auto address = endpoint.address().to_string();
+      l->transport = transports_.over(l->socket, l->destination, where.host, address);
+      const auto failed = co_await l->transport->handshake(timed_out);
       deadline.cancel();
-      if (ready) feed(delivery_event::connected(l->id, endpoint.address().to_string()));
+      if (failed) {
+        error_code ignored;
+        l->socket.close(ignored);
+        connect_failed(l, *failed);
+      } else {
+        feed(delivery_event::connected(l->id, address));
+      }
       co_return;
     }
     deadline.cancel();
@@ -229,127 +221,90 @@ asio::awaitable<void> carbon_writer::connect(std::shared_ptr<link> l, std::size_
     error_code ignored;
     l->socket.close(ignored);
   }
-  feed(delivery_event::connect_failed(l->id, reason));
+  connect_failed(l, reason);
 }
 
-#if SOCKPUSH_TLS
-asio::awaitable<bool> carbon_writer::handshake(link& l, const std::string& host,
-                                               const asio::ip::address& address,
-                                               const bool& timed_out) {
-  l.tls = tls_->connect(l.socket, l.destination, host);
-  const auto ec = co_await l.tls->handshake();
-  if (!ec && l.socket.is_open()) co_return true;
-  auto [failure, why] =
-      timed_out ? std::pair{tls_failure::handshake,
-                            fmt::format("timed out after {} ms", cfg_.connect_timeout.count())}
-                : tls_->explain(*l.tls, ec);
-  ++tls_failures_[static_cast<std::size_t>(failure)];
-  error_code ignored;
-  l.socket.close(ignored);
-  // Nothing was sent: the lines stay buffered for a connection that verifies.
-  feed(delivery_event::connect_failed(
-      l.id, fmt::format("TLS handshake with {} ({}) failed: {}", host, address.to_string(), why)));
-  co_return false;
+void carbon_writer::connect_failed(const std::shared_ptr<link>& l, std::string why) {
+  // Forgotten here: the machine never refers to a failed attempt again, and
+  // an outage of many attempts must not pile them up.
+  if (auto it = std::find(links_.begin(), links_.end(), l); it != links_.end()) links_.erase(it);
+  feed(delivery_event::connect_failed(l->id, std::move(why)));
 }
-#endif
 
 asio::awaitable<void> carbon_writer::watch(std::shared_ptr<link> l) {
-  std::array<char, 512> discard{};
-  error_code ec;
-  // carbon's line receiver never answers: this ends only with the
-  // connection (or carbon sends garbage, which is read and ignored). Over
-  // TLS it also takes in the server's session tickets.
-  while (!ec) {
-#if SOCKPUSH_TLS
-    if (l->tls) {
-      ec = co_await l->tls->watch();
-      break;
-    }
-#endif
-    co_await l->socket.async_read_some(asio::buffer(discard),
-                                       asio::redirect_error(use_awaitable, ec));
-  }
+  const auto ec = co_await l->transport->watch();
   if (ec != asio::error::operation_aborted)
     feed(delivery_event::peer_closed(l->id, classify(ec), ec.message()));
 }
 
-void carbon_writer::write(const std::shared_ptr<link>& l, std::string_view data) {
-  // write_some, not async_write: the machine restarts the stall timer on
-  // every bit of progress.
-#if SOCKPUSH_TLS
-  if (l->tls) {
-    l->tls->write(data, [this, l](const error_code& ec, std::size_t n) {
-      l->acks.wrote(n, l->tls->ciphertext_reported());
-      feed(delivery_event::wrote(l->id, n, classify(ec), ec.message()));
-    });
-    return;
-  }
-#endif
-  l->socket.async_write_some(asio::buffer(data.data(), data.size()),
-                             [this, l](const error_code& ec, std::size_t n) {
-                               feed(delivery_event::wrote(l->id, n, classify(ec), ec.message()));
-                             });
+void carbon_writer::write(const action::write& a) {
+  const auto l = find(a.link);
+  if (!l) return;
+  // Some of the data, not all of it: the machine restarts the stall timer
+  // on every bit of progress.
+  l->transport->write(a.data, [this, l](const error_code& ec, std::size_t n) {
+    feed(delivery_event::wrote(l->id, n, classify(ec), ec.message()));
+  });
 }
 
-void carbon_writer::snapshot(link_id id) {
-  const auto l = find(id);
-  const int unacked = l ? l->unacknowledged_bytes() : -1;
+void carbon_writer::snapshot(const action::snapshot& a) {
+  const auto l = find(a.link);
+  const auto unacked = l ? l->unacknowledged() : std::nullopt;
   std::optional<clock::time_point> last_ack;
   if (auto ti = l ? info_of(l->socket) : std::nullopt)
     last_ack = clock::now() - std::chrono::milliseconds(ti->tcpi_last_ack_recv);
-  feed(delivery_event::ack_snapshot(id, unacked, last_ack));
+  feed(delivery_event::ack_snapshot(a.link, a.purpose, unacked, last_ack));
 }
 
-void carbon_writer::close(link_id id, bool discard) {
-  const auto l = find(id);
-  int unacked = -1;
+void carbon_writer::close(const action::close& a) {
+  const auto l = find(a.link);
+  unacked_bytes unacked;
   if (l) {
     // Read before close(): SIOCOUTQ answers until then, even after a reset.
-    unacked = l->unacknowledged_bytes();
-#if SOCKPUSH_TLS
-    if (l->tls) tls_->keep_session(*l->tls, l->destination);
-#endif
+    unacked = l->unacknowledged();
+    if (l->transport) l->transport->keep_session();
     error_code ignored;
-    if (discard && unacked > 0) l->socket.set_option(asio::socket_base::linger(true, 0), ignored);
+    if (a.mode == close_mode::reset_if_unacked && unacked.value_or(0) > 0)
+      l->socket.set_option(asio::socket_base::linger(true, 0), ignored);
     l->resolver.cancel();
     l->socket.close(ignored);
     links_.erase(std::find(links_.begin(), links_.end(), l));
   }
-  feed(delivery_event::closed(id, unacked));
+  feed(delivery_event::closed(a.link, unacked));
 }
 
-void carbon_writer::arm(delivery_timer timer, clock::time_point at) {
-  const auto t = static_cast<std::size_t>(timer);
-  const auto generation = ++timer_generation_[t];
-  timers_[t].expires_at(at);
-  timers_[t].async_wait([this, timer, t, generation](const error_code& ec) {
-    if (!ec && generation == timer_generation_[t]) feed(delivery_event::fired(timer));
+void carbon_writer::arm(const action::arm_timer& a) {
+  auto& t = timers_[static_cast<std::size_t>(a.timer)];
+  if (a.how == arming::unless_armed && t.armed) return;
+  const auto generation = ++t.generation;
+  t.armed = true;
+  t.wait.expires_at(a.at);
+  t.wait.async_wait([this, &t, which = a.timer, generation](const error_code& ec) {
+    if (ec || generation != t.generation) return;
+    t.armed = false;
+    feed(delivery_event::fired(which));
   });
 }
 
-void carbon_writer::cancel(delivery_timer timer) {
-  const auto t = static_cast<std::size_t>(timer);
-  ++timer_generation_[t];
-  timers_[t].cancel();
+void carbon_writer::cancel(delivery_timer which) {
+  auto& t = timers_[static_cast<std::size_t>(which)];
+  ++t.generation;
+  t.armed = false;
+  t.wait.cancel();
 }
 
 connection_info carbon_writer::connection() const {
   connection_info info;
-  const auto l = find(fsm_.live_link());
+  const auto live = fsm_.live_link();
+  const auto l = live ? find(*live) : nullptr;
   if (!l) return info;
   info.connected = true;
   if (auto ti = info_of(l->socket)) {
     info.rtt_ms = static_cast<double>(ti->tcpi_rtt) / 1000.0;
     info.retransmits = ti->tcpi_total_retrans;
   }
-  const int unacked = l->unacknowledged_bytes();
-  if (unacked > 0) info.unacked_bytes = static_cast<std::uint64_t>(unacked);
-#if SOCKPUSH_TLS
-  if (l->tls) {
-    info.tls = true;
-    info.tls_resumed = SSL_session_reused(l->tls->native_handle()) == 1;
-  }
-#endif
+  info.unacked_bytes = l->unacknowledged().value_or(0);
+  if (l->transport) l->transport->describe(info);
   return info;
 }
 

@@ -261,4 +261,45 @@ asio::awaitable<error_code> tls_connection::watch() {
   }
 }
 
+tls_transport::tls_transport(tls_client& client,
+                             counts_by<tls_failure, tls_failure_count>& failures,
+                             asio::ip::tcp::socket& socket, std::size_t destination,
+                             std::string host, std::string address)
+    : client_(client),
+      failures_(failures),
+      destination_(destination),
+      host_(std::move(host)),
+      address_(std::move(address)),
+      connection_(client.connect(socket, destination, host_)) {}
+
+asio::awaitable<std::optional<std::string>> tls_transport::handshake(const bool& timed_out) {
+  const auto ec = co_await connection_->handshake();
+  if (!ec && !timed_out) co_return std::nullopt;
+  auto [failure, why] = timed_out ? std::pair{tls_failure::handshake,
+                                              std::string("timed out (carbon.connect_timeout)")}
+                                  : client_.explain(*connection_, ec);
+  ++failures_[failure];
+  // Nothing was sent: the lines stay buffered for a connection that verifies.
+  co_return fmt::format("TLS handshake with {} ({}) failed: {}", host_, address_, why);
+}
+
+void tls_transport::write(std::string_view data, write_handler done) {
+  connection_->write(data, [this, done = std::move(done)](const error_code& ec, std::size_t n) {
+    acks_.wrote(n, connection_->ciphertext_reported());
+    done(ec, n);
+  });
+}
+
+std::size_t tls_transport::unacknowledged(std::size_t kernel_unacked) {
+  // Plaintext counts as acknowledged only once all of its ciphertext is.
+  return static_cast<std::size_t>(
+      acks_.plaintext_unacked(static_cast<int>(std::min<std::size_t>(kernel_unacked, 0x7fffffff)),
+                              connection_->ciphertext_written()));
+}
+
+void tls_transport::describe(connection_info& info) const {
+  info.tls = true;
+  info.tls_resumed = SSL_session_reused(connection_->native_handle()) == 1;
+}
+
 }  // namespace sockpush

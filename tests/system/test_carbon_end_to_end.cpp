@@ -148,7 +148,7 @@ TEST_CASE("end to end: carbon-cache restarted with SIGTERM 3 times, every round 
   // passes and ends when the reactor stops (carbon/writer.py writeForever):
   // what it read in its last second is dropped by carbon itself, after TCP
   // and carbon acknowledged it. The FIN carbon sends when it stops is what
-  // tells sockpush: by default it re-sends the last 2 s (peer_close_replay).
+  // tells sockpush: by default it re-sends the last 2 s (peer_close_replay_seconds).
   // Both settings run side by side, each with its own carbon-cache.
   auto without_replay = std::async(std::launch::async, run_across_restarts, false,
                                    "peer_close_replay_seconds = 0\n", 8, 1U);

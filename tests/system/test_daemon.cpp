@@ -138,7 +138,7 @@ TEST_CASE("daemon: sink killed for 3 s, sockpush reconnects and no round is miss
 }
 
 TEST_CASE("daemon: a peer that closes gets the last 2 s again on the next connection") {
-  // The default peer_close_replay (2 s): a carbon that ends the connection
+  // The default peer_close_replay_seconds (2 s): a carbon that ends the connection
   // itself is stopping and may drop what it read last.
   auto outcome = kill_sink_once("");
   CHECK(outcome.connections == 2);

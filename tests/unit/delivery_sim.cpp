@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "sockpush/common/overloaded.hpp"
+
 namespace test {
 
 using namespace std::chrono_literals;
@@ -115,62 +117,68 @@ bool delivery_sim::next_outcome_is_fault(fault& what) {
   return true;
 }
 
+sockpush::unacked_bytes delivery_sim::unacked(const link* l) const {
+  if (blind_ || !l || !l->open || !l->connected) return std::nullopt;
+  return l->written.size() - l->acked;
+}
+
 void delivery_sim::perform(const delivery_action& a) {
+  namespace act = sockpush::action;
   auto logged = a;
-  logged.data = {};  // points into the machine's batch: not kept
+  if (auto* w = std::get_if<act::write>(&logged.what))
+    w->data = {};  // the machine's batch: not kept
   log_.push_back({now_, logged});
-  using kind = delivery_action::kind;
-  link* l = find(a.link);
-  switch (a.what) {
-    case kind::connect:
-      connect(a.link, a.destination);
-      break;
-    case kind::watch:
-      if (l) l->watched = true;
-      break;
-    case kind::write:
-      write(a.link, a.data);
-      break;
-    case kind::snapshot: {
-      const bool answers = l && l->open && l->connected;
-      synchronous_.push_back(delivery_event::ack_snapshot(
-          a.link, answers ? static_cast<int>(l->written.size() - l->acked) : -1,
-          answers ? l->last_ack.value_or(epoch() - 1h) : std::optional<clock::time_point>{}));
-      break;
-    }
-    case kind::shutdown_send:
-      if (l) l->fin_sent = true;
-      break;
-    case kind::close: {
-      const bool answers = l && l->open && l->connected;
-      const int unacked = answers ? static_cast<int>(l->written.size() - l->acked) : -1;
-      if (l) {
-        l->open = false;
-        if (l->write_pending) {
-          l->write_pending = false;
-          plan(now_, [this, id = l->id] {
-            deliver(delivery_event::wrote(id, 0, link_error::aborted, "Operation canceled"));
-          });
-        }
-      }
-      synchronous_.push_back(delivery_event::closed(a.link, unacked));
-      break;
-    }
-    case kind::arm_timer: {
-      const auto t = static_cast<std::size_t>(a.timer);
-      const auto generation = ++timer_generation_[t];
-      plan(a.at, [this, t, generation, timer = a.timer] {
-        if (generation == timer_generation_[t]) deliver(delivery_event::fired(timer));
-      });
-      break;
-    }
-    case kind::cancel_timer:
-      ++timer_generation_[static_cast<std::size_t>(a.timer)];
-      break;
-    case kind::report:
-    case kind::done:
-      break;
-  }
+  std::visit(
+      sockpush::overloaded{
+          [&](const act::connect& c) { this->connect(c.link, c.destination); },
+          [&](const act::watch& w) {
+            if (link* l = find(w.link)) l->watched = true;
+          },
+          [&](const act::write& w) { this->write(w.link, w.data); },
+          [&](const act::snapshot& s) {
+            const link* l = find(s.link);
+            const auto count = unacked(l);
+            synchronous_.push_back(delivery_event::ack_snapshot(
+                s.link, s.purpose, count,
+                count ? l->last_ack.value_or(epoch() - 1h) : std::optional<clock::time_point>{}));
+          },
+          [&](const act::shutdown_send& f) {
+            if (link* l = find(f.link)) l->fin_sent = true;
+          },
+          [&](const act::close& c) {
+            link* l = find(c.link);
+            const auto count = unacked(l);
+            if (l) {
+              l->open = false;
+              if (l->write_pending) {
+                l->write_pending = false;
+                plan(now_, [this, id = l->id] {
+                  deliver(delivery_event::wrote(id, 0, link_error::aborted, "Operation canceled"));
+                });
+              }
+            }
+            synchronous_.push_back(delivery_event::closed(c.link, count));
+          },
+          [&](const act::arm_timer& t) {
+            const auto i = static_cast<std::size_t>(t.timer);
+            if (t.how == sockpush::arming::unless_armed && timer_armed_[i]) return;
+            const auto generation = ++timer_generation_[i];
+            timer_armed_[i] = true;
+            plan(t.at, [this, i, generation, timer = t.timer] {
+              if (generation != timer_generation_[i]) return;
+              timer_armed_[i] = false;
+              deliver(delivery_event::fired(timer));
+            });
+          },
+          [&](const act::cancel_timer& t) {
+            const auto i = static_cast<std::size_t>(t.timer);
+            ++timer_generation_[i];
+            timer_armed_[i] = false;
+          },
+          [](const act::log&) {},
+          [](const act::done&) {},
+      },
+      a.what);
 }
 
 void delivery_sim::connect(link_id id, std::size_t d) {
@@ -292,27 +300,6 @@ void delivery_sim::kill(link& l, fault what) {
   try_blocked_write(l);
 }
 
-std::vector<std::string> delivery_sim::reports() const {
-  std::vector<std::string> all;
-  for (const auto& [when, a] : log_)
-    if (a.what == delivery_action::kind::report) all.push_back(a.text);
-  return all;
-}
-
-std::size_t delivery_sim::reported(std::string_view text) const {
-  std::size_t n = 0;
-  for (const auto& r : reports()) n += r.find(text) != std::string::npos;
-  return n;
-}
-
-std::optional<delivery_sim::clock::time_point> delivery_sim::when_reported(
-    std::string_view text) const {
-  for (const auto& [when, a] : log_)
-    if (a.what == delivery_action::kind::report && a.text.find(text) != std::string::npos)
-      return when;
-  return std::nullopt;
-}
-
 std::size_t delivery_sim::connections(std::size_t d) const {
   return connections_[d];
 }
@@ -324,7 +311,7 @@ sockpush::carbon_config quick_timers() {
   cfg.reconnect_min = 100ms;
   cfg.reconnect_max = 400ms;
   cfg.hold_down = 2s;
-  cfg.peer_close_replay = 0ms;
+  cfg.peer_close_replay_seconds = 0ms;
   return cfg;
 }
 

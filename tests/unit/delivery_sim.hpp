@@ -30,6 +30,7 @@ using sockpush::delivery_action;
 using sockpush::delivery_event;
 using sockpush::delivery_fsm;
 using sockpush::delivery_phase;
+using sockpush::delivery_report;
 using sockpush::delivery_timer;
 using sockpush::link_error;
 using sockpush::link_id;
@@ -66,6 +67,8 @@ class delivery_sim {
   void finish(duration after, duration deadline_after);
   /// Destination `d` refuses connections (or accepts them again).
   void set_reachable(std::size_t d, bool reachable);
+  /// The kernel answers snapshots and closes with "cannot tell" from now on.
+  void blind_kernel() { blind_ = true; }
   /// At outcome number `k` (1-based; 0: never), `what` happens instead.
   void inject(std::size_t k, fault what);
   /// Runs `what` at `after` from now (a scripted peer action).
@@ -90,12 +93,21 @@ class delivery_sim {
   const std::map<std::string, int>& stored() const { return stored_; }
   /// Every action carried out, in order.
   const std::vector<timed_action>& actions() const { return log_; }
-  /// The report texts, in order.
-  std::vector<std::string> reports() const;
-  /// How many reports hold `text`.
-  std::size_t reported(std::string_view text) const;
-  /// When the first report holding `text` was made.
-  std::optional<clock::time_point> when_reported(std::string_view text) const;
+  /// The reports of kind `Report` (sockpush::report::...), in order.
+  template <typename Report>
+  std::vector<Report> reports() const {
+    std::vector<Report> all;
+    for (const auto& [when, a] : log_)
+      if (const auto* r = logged<Report>(a)) all.push_back(*r);
+    return all;
+  }
+  /// When the first report of kind `Report` was made.
+  template <typename Report>
+  std::optional<clock::time_point> when_reported() const {
+    for (const auto& [when, a] : log_)
+      if (logged<Report>(a)) return when;
+    return std::nullopt;
+  }
   /// Outcomes (connect results, write completions, acknowledgements) so far.
   std::size_t outcomes() const { return outcomes_; }
   /// Connections made to destination `d`.
@@ -126,7 +138,14 @@ class delivery_sim {
     bool operator>(const happening& o) const { return at != o.at ? at > o.at : seq > o.seq; }
   };
 
+  template <typename Report>
+  static const Report* logged(const delivery_action& a) {
+    const auto* log = std::get_if<sockpush::action::log>(&a.what);
+    return log ? std::get_if<Report>(&log->what) : nullptr;
+  }
   void plan(clock::time_point at, std::function<void()> what);
+  /// What the kernel says `l` holds unacknowledged.
+  sockpush::unacked_bytes unacked(const link* l) const;
   void deliver(const delivery_event& e);
   void drain();
   void perform(const delivery_action& a);
@@ -151,6 +170,8 @@ class delivery_sim {
   std::vector<bool> reachable_;
   std::vector<std::size_t> connections_;
   std::array<std::uint64_t, sockpush::delivery_timer_count> timer_generation_{};
+  std::array<bool, sockpush::delivery_timer_count> timer_armed_{};
+  bool blind_ = false;
   std::vector<delivery_event> synchronous_;
   bool feeding_ = false;
   std::vector<timed_action> log_;

@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <string>
+#include <vector>
+
 #include "sockpush/app/config.hpp"
 
 using namespace sockpush;
@@ -10,33 +13,8 @@ TEST_CASE("the documented sample config loads and matches the built-in defaults"
   config defaults;
   REQUIRE(cfg.carbon.destinations.size() == 1);  // the one key the sample sets on purpose
   CHECK(cfg.carbon.destinations.front().to_string() == "127.0.0.1:2003");
-  CHECK(cfg.carbon.connect_timeout == defaults.carbon.connect_timeout);
-  CHECK(cfg.carbon.reconnect_min == defaults.carbon.reconnect_min);
-  CHECK(cfg.carbon.reconnect_max == defaults.carbon.reconnect_max);
-  CHECK(cfg.carbon.user_timeout == defaults.carbon.user_timeout);
-  CHECK(cfg.carbon.keepalive_idle == defaults.carbon.keepalive_idle);
-  CHECK(cfg.carbon.keepalive_interval == defaults.carbon.keepalive_interval);
-  CHECK(cfg.carbon.keepalive_count == defaults.carbon.keepalive_count);
-  CHECK(cfg.interval == defaults.interval);
-  CHECK(cfg.prefix == defaults.prefix);
-  CHECK(cfg.buffer_max_bytes == defaults.buffer_max_bytes);
-  CHECK(cfg.shutdown_timeout == defaults.shutdown_timeout);
-  CHECK(cfg.log_level == defaults.log_level);
-  CHECK(cfg.path_chars == defaults.path_chars);
-  CHECK(cfg.listeners.empty());  // the sample's [[listen]] and [[exec]] are comments
-  CHECK(cfg.exec_jobs.empty());
-  CHECK(cfg.collectors.ephemeral == defaults.collectors.ephemeral);
-  CHECK(cfg.collectors.ephemeral_top == defaults.collectors.ephemeral_top);
-  CHECK(cfg.collectors.netstat_rates == defaults.collectors.netstat_rates);
-  CHECK(cfg.collectors.conntrack_top_ports == defaults.collectors.conntrack_top_ports);
-  CHECK(cfg.collectors.netstat_counters.empty());
-  CHECK(cfg.clock.not_before == defaults.clock.not_before);
-  CHECK(cfg.clock.require_sync == defaults.clock.require_sync);
-  CHECK(cfg.carbon.send_buffer == defaults.carbon.send_buffer);
-  CHECK(cfg.carbon.stall_timeout == defaults.carbon.stall_timeout);
-  CHECK(cfg.carbon.replay_window == defaults.carbon.replay_window);
-  CHECK(cfg.carbon.peer_close_replay == defaults.carbon.peer_close_replay);
-  CHECK(cfg.log_target == defaults.log_target);
+  defaults.carbon.destinations = cfg.carbon.destinations;
+  CHECK(cfg == defaults);
 }
 
 TEST_CASE("collectors, clock, listeners and exec jobs are read") {
@@ -77,9 +55,9 @@ timeout = 2
   CHECK(cfg.clock.require_sync);
   CHECK(cfg.carbon.send_buffer == 65536);
   CHECK(cfg.carbon.stall_timeout == 5000ms);
-  CHECK(cfg.carbon.replay_window == 2500ms);
-  CHECK(cfg.carbon.peer_close_replay == 0ms);
-  CHECK(config{}.carbon.peer_close_replay == 2000ms);
+  CHECK(cfg.carbon.replay_seconds == 2500ms);
+  CHECK(cfg.carbon.peer_close_replay_seconds == 0ms);
+  CHECK(config{}.carbon.peer_close_replay_seconds == 2000ms);
   CHECK(cfg.path_chars == path_policy::sanitise);
   REQUIRE(cfg.listeners.size() == 1);
   CHECK(cfg.listeners[0].max_clients == 64);
@@ -118,48 +96,37 @@ std::string error_for(const std::string& text) {
 }  // namespace
 
 TEST_CASE("config errors name the file, the line and the key") {
-  auto typo = error_for("[carbon]\naddress = \"a:1\"\nconect_timeout = 3\n");
-  CHECK(typo.find("/etc/sockpush/bad.toml") != std::string::npos);
-  CHECK(typo.find("conect_timeout") != std::string::npos);
-  CHECK(typo.find(" 3 |") != std::string::npos);  // toml11's "line | text" excerpt
-
-  auto type = error_for("[collect]\n\ninterval = \"fast\"\n");
-  CHECK(type.find("collect.interval") != std::string::npos);
-  CHECK(type.find(" 3 |") != std::string::npos);
-
-  auto range = error_for("[collect]\ninterval = -1\n");
-  CHECK(range.find("collect.interval") != std::string::npos);
-
-  auto address = error_for("[carbon]\naddress = \"graphite:99999\"\n");
-  CHECK(address.find("carbon.address") != std::string::npos);
-  CHECK(address.find(" 2 |") != std::string::npos);
-
-  auto prefix = error_for("[collect]\nprefix = \"{hostname}\"\n");
-  CHECK(prefix.find("unknown placeholder") != std::string::npos);
-
-  auto level = error_for("[log]\nlevel = \"loud\"\n");
-  CHECK(level.find("log.level") != std::string::npos);
-
-  auto syntax = error_for("[carbon\naddress = 1\n");
-  CHECK(syntax.find("bad.toml") != std::string::npos);
-
-  CHECK(error_for("[buffer]\nmax_bytes = 10\n").find("buffer.max_bytes") != std::string::npos);
-  CHECK(error_for("carbon = 3\n").find("[carbon] must be a table") != std::string::npos);
-  CHECK(error_for("[carbon]\nreconnect_min = 5\nreconnect_max = 1\n").find("reconnect_max") !=
-        std::string::npos);
-  CHECK(error_for("[collectors]\ntcp_local_ports = [0]\n").find("tcp_local_ports") !=
-        std::string::npos);
-  CHECK(error_for("[collectors]\nnetstat_counters = [\"TW\"]\n").find("Group.Name") !=
-        std::string::npos);
-  CHECK(error_for("[clock]\nnot_before = \"soon\"\n").find("clock.not_before") !=
-        std::string::npos);
-  CHECK(error_for("[input]\npath_chars = \"fix\"\n").find("input.path_chars") != std::string::npos);
-  CHECK(error_for("[[exec]]\ncommand = []\n").find("non-empty array") != std::string::npos);
-  CHECK(error_for("[[exec]]\ncommand = [\"a\"]\n[[exec]]\ncommand = [\"a\"]\n")
-            .find("two [[exec]] jobs") != std::string::npos);
-  CHECK(error_for("[[listen]]\naddress = \"ftp://x:1\"\n").find("unknown scheme") !=
-        std::string::npos);
-  CHECK(error_for("[[listen]]\nmax_clients = 3\n").find("needs an address") != std::string::npos);
+  struct row {
+    std::string text;
+    std::vector<std::string> says;  ///< each must be in the message
+  };
+  const row rows[] = {
+      // toml11's "line | text" excerpt names the line.
+      {"[carbon]\naddress = \"a:1\"\nconect_timeout = 3\n",
+       {"/etc/sockpush/bad.toml", "conect_timeout", " 3 |"}},
+      {"[collect]\n\ninterval = \"fast\"\n", {"collect.interval", " 3 |"}},
+      {"[collect]\ninterval = -1\n", {"collect.interval"}},
+      {"[carbon]\naddress = \"graphite:99999\"\n", {"carbon.address", " 2 |"}},
+      {"[collect]\nprefix = \"{hostname}\"\n", {"unknown placeholder"}},
+      {"[log]\nlevel = \"loud\"\n", {"log.level"}},
+      {"[carbon\naddress = 1\n", {"bad.toml"}},
+      {"[buffer]\nmax_bytes = 10\n", {"buffer.max_bytes"}},
+      {"carbon = 3\n", {"[carbon] must be a table"}},
+      {"[carbon]\nreconnect_min = 5\nreconnect_max = 1\n", {"reconnect_max"}},
+      {"[collectors]\ntcp_local_ports = [0]\n", {"tcp_local_ports"}},
+      {"[collectors]\nnetstat_counters = [\"TW\"]\n", {"Group.Name"}},
+      {"[clock]\nnot_before = \"soon\"\n", {"clock.not_before"}},
+      {"[input]\npath_chars = \"fix\"\n", {"input.path_chars"}},
+      {"[[exec]]\ncommand = []\n", {"non-empty array"}},
+      {"[[exec]]\ncommand = [\"a\"]\n[[exec]]\ncommand = [\"a\"]\n", {"two [[exec]] jobs"}},
+      {"[[listen]]\naddress = \"ftp://x:1\"\n", {"unknown scheme"}},
+      {"[[listen]]\nmax_clients = 3\n", {"needs an address"}},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.text);
+    const auto message = error_for(r.text);
+    for (const auto& part : r.says) CHECK_MESSAGE(message.find(part) != std::string::npos, part);
+  }
 }
 
 TEST_CASE("a missing config file is a clear error") {
@@ -213,9 +180,9 @@ TEST_CASE("config: several carbon destinations, their mode and the move timers")
 }
 
 TEST_CASE("config: [send] flush_ms for sockpush send") {
-  CHECK(parse_config("", "t").send_flush == milliseconds{50});
-  CHECK(parse_config("[send]\nflush_ms = 0\n", "t").send_flush == milliseconds{0});
-  CHECK(parse_config("[send]\nflush_ms = 200\n", "t").send_flush == milliseconds{200});
+  CHECK(parse_config("", "t").send_flush_ms == milliseconds{50});
+  CHECK(parse_config("[send]\nflush_ms = 0\n", "t").send_flush_ms == milliseconds{0});
+  CHECK(parse_config("[send]\nflush_ms = 200\n", "t").send_flush_ms == milliseconds{200});
   CHECK(error_for("[send]\nflush_ms = -5\n").find("send.flush_ms") != std::string::npos);
   CHECK(error_for("[carbon]\npeer_close_replay_seconds = -1\n")
             .find("carbon.peer_close_replay_seconds must be 0 (off) or more than 0 seconds") !=

@@ -33,7 +33,7 @@ struct scenario {
   const char* name;
   std::size_t destinations = 1;
   std::chrono::milliseconds reconnect_interval{0};
-  std::chrono::milliseconds peer_close_replay{0};
+  std::chrono::milliseconds peer_close_replay_seconds{0};
 };
 
 /// The conversation: a round every second, finish after the last one.
@@ -64,14 +64,14 @@ outcome judge(delivery_sim& sim, const scenario& s) {
     if (times == 1) continue;
     // More than once is allowed only for the peer-close replay: the peer
     // itself ended the connection, and the line was written within
-    // peer_close_replay before that.
+    // peer_close_replay_seconds before that.
     const bool peer_ended = sim.injected() == fault::close || sim.injected() == fault::reset;
     bool in_window = false;
     if (auto written = sim.writes().find(line); sim.fault_time() && written != sim.writes().end())
       for (auto at : written->second)
         in_window =
-            in_window || (at <= *sim.fault_time() && at + s.peer_close_replay >= *sim.fault_time());
-    if (!(s.peer_close_replay.count() > 0 && peer_ended && in_window)) {
+            in_window || (at <= *sim.fault_time() && at + s.peer_close_replay_seconds >= *sim.fault_time());
+    if (!(s.peer_close_replay_seconds.count() > 0 && peer_ended && in_window)) {
       ++o.unexplained_duplicates;
       if (o.first_problem.empty())
         o.first_problem = "stored " + std::to_string(times) + " times: " + line;
@@ -84,7 +84,7 @@ outcome judge(delivery_sim& sim, const scenario& s) {
 void sweep(const scenario& s, fault what) {
   auto cfg = sweep_config();
   cfg.reconnect_interval = s.reconnect_interval;
-  cfg.peer_close_replay = s.peer_close_replay;
+  cfg.peer_close_replay_seconds = s.peer_close_replay_seconds;
   std::size_t steps = 0;
   {
     delivery_sim clean(cfg, s.destinations, 1 << 20, send_capacity);
@@ -119,7 +119,7 @@ void sweep(const scenario& s, fault what) {
 const scenario one{"one destination"};
 const scenario failover{"two destinations, failover and fail-back", 2};
 const scenario moves{"reconnect_interval moves", 1, 1500ms};
-const scenario peer_replay{"peer_close_replay 2 s", 1, {}, 2000ms};
+const scenario peer_replay{"peer_close_replay_seconds 2 s", 1, {}, 2000ms};
 
 }  // namespace
 
@@ -145,7 +145,7 @@ TEST_CASE("sweep: make-before-break moves, a fault at every step: nothing lost o
   sweep(moves, fault::silence);
 }
 
-TEST_CASE("sweep: peer_close_replay repeats only what the peer's end may have lost") {
+TEST_CASE("sweep: peer_close_replay_seconds repeats only what the peer's end may have lost") {
   sweep(peer_replay, fault::close);
   sweep(peer_replay, fault::silence);
 }

@@ -1,7 +1,8 @@
 // Every phase of the delivery machine, every event: the actions that come
 // back and the phase after. Each phase is reached by a short scripted run of
 // the simulation; then one event is fed by hand. Actions are written as
-// tokens: connect:D, watch, write, snapshot, fin, close, close!(discard),
+// tokens: connect:D, watch, write, snapshot, fin, close, close! (a reset if
+// bytes are unacknowledged),
 // arm:TIMER, cancel:TIMER, warn/info/debug (reports), done. `cancel:*` is
 // all seven timers at the end of a run, `cancel:5` the five of a
 // connection. The phase is the one right after the event, before the shell
@@ -13,6 +14,7 @@
 #include <functional>
 #include <iostream>
 
+#include "sockpush/common/overloaded.hpp"
 #include "unit/delivery_sim.hpp"
 
 using namespace sockpush;
@@ -26,32 +28,32 @@ constexpr const char* timer_names[] = {"retry", "flush", "stall",   "ack",
                                        "move",  "poll",  "deadline"};
 
 std::string token(const delivery_action& a) {
-  using kind = delivery_action::kind;
-  switch (a.what) {
-    case kind::connect:
-      return "connect:" + std::to_string(a.destination);
-    case kind::watch:
-      return "watch";
-    case kind::write:
-      return "write";
-    case kind::snapshot:
-      return "snapshot";
-    case kind::shutdown_send:
-      return "fin";
-    case kind::close:
-      return a.discard ? "close!" : "close";
-    case kind::arm_timer:
-      return std::string("arm:") + timer_names[static_cast<int>(a.timer)];
-    case kind::cancel_timer:
-      return std::string("cancel:") + timer_names[static_cast<int>(a.timer)];
-    case kind::report:
-      return a.level == report_level::warn   ? "warn"
-             : a.level == report_level::info ? "info"
-                                             : "debug";
-    case kind::done:
-      return "done";
-  }
-  return "?";
+  namespace act = sockpush::action;
+  return std::visit(
+      overloaded{
+          [](const act::connect& c) { return "connect:" + std::to_string(c.destination); },
+          [](const act::watch&) { return std::string("watch"); },
+          [](const act::write&) { return std::string("write"); },
+          [](const act::snapshot&) { return std::string("snapshot"); },
+          [](const act::shutdown_send&) { return std::string("fin"); },
+          [](const act::close& c) {
+            return std::string(c.mode == close_mode::reset_if_unacked ? "close!" : "close");
+          },
+          [](const act::arm_timer& t) {
+            return std::string("arm:") + timer_names[static_cast<int>(t.timer)];
+          },
+          [](const act::cancel_timer& t) {
+            return std::string("cancel:") + timer_names[static_cast<int>(t.timer)];
+          },
+          [](const act::log& l) {
+            const auto level = level_of(l.what);
+            return std::string(level == report_level::warn   ? "warn"
+                               : level == report_level::info ? "info"
+                                                             : "debug");
+          },
+          [](const act::done&) { return std::string("done"); },
+      },
+      a.what);
 }
 
 /// The tokens, with the usual runs of cancels folded.
@@ -147,8 +149,9 @@ struct stimulus {
   std::function<delivery_event(delivery_sim&)> make;
 };
 
+/// A link the machine has in that role, or 0, which it never uses.
 link_id live(delivery_sim& sim) {
-  return sim.fsm().links().live;
+  return sim.fsm().links().live.value_or(0);
 }
 
 const stimulus stimuli[] = {
@@ -161,19 +164,24 @@ const stimulus stimuli[] = {
     {"finish", [](delivery_sim& sim) { return delivery_event::finish(sim.now() + 5s); }},
     {"connected", [](delivery_sim& sim) { return delivery_event::connected(live(sim), "x"); }},
     {"connected spare",
-     [](delivery_sim& sim) { return delivery_event::connected(sim.fsm().links().spare, "x"); }},
+     [](delivery_sim& sim) {
+       return delivery_event::connected(sim.fsm().links().spare.value_or(0), "x");
+     }},
     {"connected stale", [](delivery_sim&) { return delivery_event::connected(999, "x"); }},
     {"connect_failed",
      [](delivery_sim& sim) { return delivery_event::connect_failed(live(sim), "refused"); }},
     {"connect_failed spare",
      [](delivery_sim& sim) {
-       return delivery_event::connect_failed(sim.fsm().links().spare, "refused");
+       return delivery_event::connect_failed(sim.fsm().links().spare.value_or(0), "refused");
      }},
     {"wrote all",
-     [](delivery_sim& sim) { return delivery_event::wrote(sim.fsm().links().writing, 1 << 20); }},
+     [](delivery_sim& sim) {
+       return delivery_event::wrote(sim.fsm().links().writing.value_or(0), 1 << 20);
+     }},
     {"wrote reset",
      [](delivery_sim& sim) {
-       return delivery_event::wrote(sim.fsm().links().writing, 0, link_error::reset, "reset");
+       return delivery_event::wrote(sim.fsm().links().writing.value_or(0), 0, link_error::reset,
+                                    "reset");
      }},
     {"peer_closed fin",
      [](delivery_sim& sim) { return delivery_event::peer_closed(live(sim), link_error::closed); }},
@@ -190,13 +198,18 @@ const stimulus stimuli[] = {
     {"timer deadline",
      [](delivery_sim&) { return delivery_event::fired(delivery_timer::deadline); }},
     {"snapshot 0",
-     [](delivery_sim& sim) { return delivery_event::ack_snapshot(live(sim), 0, {}); }},
+     [](delivery_sim& sim) {
+       return delivery_event::ack_snapshot(live(sim), snapshot_purpose::drain, 0, {});
+     }},
     {"snapshot 100 old",
      [](delivery_sim& sim) {
-       return delivery_event::ack_snapshot(live(sim), 100, delivery_sim::epoch() - 1h);
+       return delivery_event::ack_snapshot(live(sim), snapshot_purpose::drain, 100,
+                                           delivery_sim::epoch() - 1h);
      }},
     {"closed",
-     [](delivery_sim& sim) { return delivery_event::closed(sim.fsm().links().closing, 0); }},
+     [](delivery_sim& sim) {
+       return delivery_event::closed(sim.fsm().links().retiring.value_or(0), 0);
+     }},
 };
 
 struct row {

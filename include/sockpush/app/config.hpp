@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,7 +35,7 @@ struct config {
   /// $STATE_DIRECTORY if set, else no spool.
   std::string state_dir;
   /// `sockpush send`: its carbon.flush_delay ([send] flush_ms, --flush-ms).
-  milliseconds send_flush{50};
+  milliseconds send_flush_ms{50};
   /// Path characters outside the safe set in lines from outside.
   path_policy path_chars = path_policy::reject;
   std::vector<listen_config> listeners;
@@ -45,6 +46,7 @@ struct config {
   std::string log_level = "info";
   /// "stderr" or "syslog".
   std::string log_target = "stderr";
+  bool operator==(const config&) const = default;
 };
 
 /// Reads and validates a TOML file. Throws config_error.
@@ -55,6 +57,19 @@ config parse_config(std::string_view text, const std::string& origin);
 
 /// Checks cross-field rules (also after CLI overrides). Throws config_error.
 void validate(const config& cfg);
+
+/// One key of the file, for its documentation: etc/sockpush.toml, the man
+/// page and the README must each show every key, with this default.
+struct config_key {
+  std::string section;  ///< "carbon"; "listen" and "exec" for their [[tables]]
+  std::string key;
+  /// The built-in default as TOML writes it ("30", "\"failover\"", "[]");
+  /// nullopt where it is not a fixed value (the build's date, another key's).
+  std::optional<std::string> default_value;
+};
+
+/// Every key, from the tables the file is read with.
+std::vector<config_key> config_keys();
 
 /// Parses "1", "0.2", "1.5" (seconds) as the CLI and TOML accept them.
 /// Throws config_error for non-numbers, non-finite or non-positive values.

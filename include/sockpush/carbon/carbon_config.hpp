@@ -47,6 +47,7 @@ struct tls_config {
   std::string cert_file, key_file;
   /// Oldest protocol accepted: 0x0303 (TLS 1.2) or 0x0304 (TLS 1.3).
   int min_version = 0x0303;
+  bool operator==(const tls_config&) const = default;
 };
 
 struct carbon_config {
@@ -81,17 +82,18 @@ struct carbon_config {
   /// After a reconnect, also re-send what was written this long before the
   /// failure (covers data carbon's kernel acknowledged but carbon never
   /// stored). Zero: only the bytes the peer never acknowledged.
-  milliseconds replay_window{0};
+  milliseconds replay_seconds{0};
   /// When carbon itself ends the connection (FIN or reset: it is stopping),
   /// also re-send what was written this long before: carbon-cache drops
   /// the points it read since its last write pass (about a second) when it
   /// stops. Zero: off.
-  milliseconds peer_close_replay{2000};
+  milliseconds peer_close_replay_seconds{2000};
   /// A line may wait this long for the ones after it, so a producer that
   /// writes line by line fills packets instead of sending one per line.
   /// Zero: written at once (the daemon's rounds come in whole already).
   milliseconds flush_delay{0};
   tls_config tls;
+  bool operator==(const carbon_config&) const = default;
 };
 
 /// Parses destinations as written ("host:port[:instance]"; "-" alone: standard

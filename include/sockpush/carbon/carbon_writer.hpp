@@ -2,15 +2,17 @@
 // delivery_fsm, which makes every decision (where to connect, when a
 // connection is dead, what is sent again, when a drain is over). The shell
 // owns the sockets, the timers and the resolvers, turns what they report
-// into events, and carries out the actions that come back.
+// into events, and carries out the actions that come back. How the bytes
+// go over a socket, plain or TLS, is its transport's business.
 //
 // Actors (all on one io_context thread):
 //
 //   connect(link)  resolve, then connect to each address in turn, each
-//                  bounded by connect_timeout -> connected / connect_failed
+//                  bounded by connect_timeout (the TLS handshake included)
+//                  -> connected / connect_failed
 //   watch(link)    one read kept pending; carbon never sends anything, so
 //                  its end (FIN, RST, error) means the connection is gone
-//   writes         one async_write_some at a time -> wrote
+//   writes         one transport write at a time -> wrote
 //   timers         one per delivery_timer; a generation number makes an
 //                  expiry that raced with a re-arm or cancel harmless
 //   the kernel     SIOCOUTQ (bytes unacknowledged, still answered after a
@@ -32,11 +34,10 @@
 #include "sockpush/carbon/carbon_config.hpp"
 #include "sockpush/carbon/delivery_fsm.hpp"
 #include "sockpush/carbon/line_writer.hpp"
+#include "sockpush/carbon/transport.hpp"
 #include "sockpush/common/asio.hpp"
 
 namespace sockpush {
-
-class tls_client;
 
 class carbon_writer final : public line_writer {
  public:
@@ -60,6 +61,12 @@ class carbon_writer final : public line_writer {
  private:
   using clock = std::chrono::steady_clock;
   struct link;
+  /// One of the machine's timers, and whether a wait on it is pending.
+  struct timer {
+    asio::steady_timer wait;
+    std::uint64_t generation = 0;
+    bool armed = false;
+  };
 
   /// Queues `event` and, unless already doing so, feeds the queue to the
   /// machine and carries out its actions.
@@ -67,37 +74,29 @@ class carbon_writer final : public line_writer {
   void perform(const delivery_action& action);
   std::shared_ptr<link> find(link_id id) const;
 
-  asio::awaitable<void> connect(std::shared_ptr<link> l, std::size_t destination);
+  void start_connect(const action::connect& a);
+  asio::awaitable<void> connect(std::shared_ptr<link> l);
+  void connect_failed(const std::shared_ptr<link>& l, std::string why);
   asio::awaitable<void> watch(std::shared_ptr<link> l);
-#if SOCKPUSH_TLS
-  /// TLS over `l`'s connected socket; false (and the attempt reported
-  /// failed) when the handshake or the certificate check failed.
-  asio::awaitable<bool> handshake(link& l, const std::string& host,
-                                  const asio::ip::address& address, const bool& timed_out);
-#endif
-  void write(const std::shared_ptr<link>& l, std::string_view data);
-  void snapshot(link_id id);
-  void close(link_id id, bool discard);
-  void arm(delivery_timer timer, clock::time_point at);
-  void cancel(delivery_timer timer);
+  void write(const action::write& a);
+  void snapshot(const action::snapshot& a);
+  void close(const action::close& a);
+  void arm(const action::arm_timer& a);
+  void cancel(delivery_timer which);
   void apply_socket_options(asio::ip::tcp::socket& socket) const;
 
   asio::io_context& io_;
   carbon_config cfg_;
   delivery_fsm fsm_;
+  transport_maker transports_;
   /// The links not yet closed (the live one, a move's next one); a closed
   /// link lives on in the handlers still holding it.
   std::vector<std::shared_ptr<link>> links_;
-  std::vector<asio::steady_timer> timers_;
-  std::array<std::uint64_t, delivery_timer_count> timer_generation_{};
+  std::vector<timer> timers_;
   /// At time_point::max(); run() sleeps on it until the machine is done.
   asio::steady_timer done_timer_;
   std::deque<delivery_event> events_;
   bool feeding_ = false;
-#if SOCKPUSH_TLS
-  std::unique_ptr<tls_client> tls_;
-#endif
-  std::array<std::uint64_t, tls_failure_count> tls_failures_{};
 };
 
 }  // namespace sockpush

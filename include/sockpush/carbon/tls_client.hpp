@@ -7,8 +7,8 @@
 // wire (tls_ack_map reads SIOCOUTQ with it), and one send carries many
 // records: a write encrypts up to 256 KiB of lines at once.
 //
-//   delivery_fsm <-> carbon_writer -> tls_connection -> tcp::socket (SIOCOUTQ)
-//                                    (SSL on memory BIOs)
+//   delivery_fsm <-> carbon_writer -> tls_transport -> tls_connection -> tcp::socket (SIOCOUTQ)
+//                                    (tls_ack_map)     (SSL on memory BIOs)
 #pragma once
 
 #include <openssl/ssl.h>
@@ -25,6 +25,8 @@
 #include <utility>
 
 #include "sockpush/carbon/carbon_config.hpp"
+#include "sockpush/carbon/tls_ack_map.hpp"
+#include "sockpush/carbon/transport.hpp"
 #include "sockpush/carbon/writer_stats.hpp"
 #include "sockpush/common/asio.hpp"
 
@@ -104,6 +106,31 @@ class tls_client {
   tls_config cfg_;
   asio::ssl::context context_;
   std::map<std::size_t, std::unique_ptr<SSL_SESSION, session_free>> sessions_;
+};
+
+/// One connection's transport over TLS: the handshake with its failure
+/// explained and counted, writes mapped to acknowledgements (tls_ack_map),
+/// and the session kept for the next connection to the same destination.
+class tls_transport final : public transport {
+ public:
+  tls_transport(tls_client& client, counts_by<tls_failure, tls_failure_count>& failures,
+                asio::ip::tcp::socket& socket, std::size_t destination, std::string host,
+                std::string address);
+
+  asio::awaitable<std::optional<std::string>> handshake(const bool& timed_out) override;
+  void write(std::string_view data, write_handler done) override;
+  asio::awaitable<error_code> watch() override { return connection_->watch(); }
+  std::size_t unacknowledged(std::size_t kernel_unacked) override;
+  void keep_session() override { client_.keep_session(*connection_, destination_); }
+  void describe(connection_info& info) const override;
+
+ private:
+  tls_client& client_;
+  counts_by<tls_failure, tls_failure_count>& failures_;
+  std::size_t destination_;
+  std::string host_, address_;
+  std::unique_ptr<tls_connection> connection_;
+  tls_ack_map acks_;
 };
 
 }  // namespace sockpush

@@ -3,14 +3,14 @@
 #pragma once
 
 #include <array>
-
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
 namespace sockpush {
 
 /// Why a TLS handshake to carbon failed (sockpush.tls.handshake_failures.<name>).
-enum class tls_failure {
+enum class tls_failure : std::uint8_t {
   unknown_ca,     ///< the chain does not lead to a trusted CA
   name_mismatch,  ///< the certificate is not for the name asked for
   expired,
@@ -22,28 +22,39 @@ inline constexpr std::size_t tls_failure_count = 6;
 inline constexpr std::array<const char*, tls_failure_count> tls_failure_names = {
     "unknown_ca", "name_mismatch", "expired", "not_yet_valid", "bad_certificate", "handshake"};
 
+/// Why a connection ended (sockpush.disconnects.<name>).
+enum class disconnect_cause : std::uint8_t { closed_by_peer, reset, timed_out, stalled, other };
+inline constexpr std::size_t disconnect_cause_count = 5;
+inline constexpr std::array<const char*, disconnect_cause_count> disconnect_cause_names = {
+    "closed_by_peer", "reset", "timed_out", "stalled", "other"};
+
+/// Counts indexed by an enum whose values run from 0 to N - 1.
+template <typename Enum, std::size_t N>
+struct counts_by {
+  std::array<std::uint64_t, N> values{};
+  std::uint64_t& operator[](Enum e) { return values[static_cast<std::size_t>(e)]; }
+  std::uint64_t operator[](Enum e) const { return values[static_cast<std::size_t>(e)]; }
+  counts_by& operator+=(const counts_by& other) {
+    for (std::size_t i = 0; i < N; ++i) values[i] += other.values[i];
+    return *this;
+  }
+};
+
 /// Self-metrics every writer keeps; cumulative since start.
 struct writer_stats {
   std::uint64_t sent_lines = 0;      ///< Lines handed to the peer's kernel (or stdout).
   std::uint64_t reconnects = 0;      ///< Connections re-established after one was lost or failed.
   std::uint64_t replayed_lines = 0;  ///< Lines sent again after a connection failed.
-  /// Connections that ended, by reason.
-  std::uint64_t closed_by_peer = 0, reset = 0, timed_out = 0, stalled = 0, other_failures = 0;
-  /// TLS handshakes that failed, by tls_failure.
-  std::array<std::uint64_t, tls_failure_count> tls_handshake_failures{};
+  counts_by<disconnect_cause, disconnect_cause_count> disconnects;
+  counts_by<tls_failure, tls_failure_count> tls_handshake_failures;
 
   /// Adds another writer's counts (a sharded writer reports the sum).
   writer_stats& operator+=(const writer_stats& other) {
     sent_lines += other.sent_lines;
     reconnects += other.reconnects;
     replayed_lines += other.replayed_lines;
-    closed_by_peer += other.closed_by_peer;
-    reset += other.reset;
-    timed_out += other.timed_out;
-    stalled += other.stalled;
-    other_failures += other.other_failures;
-    for (std::size_t i = 0; i < tls_failure_count; ++i)
-      tls_handshake_failures[i] += other.tls_handshake_failures[i];
+    disconnects += other.disconnects;
+    tls_handshake_failures += other.tls_handshake_failures;
     return *this;
   }
 };

@@ -25,6 +25,7 @@ struct collectors_config {
   bool conntrack = true;
   std::size_t conntrack_top_ports = 5;
   bool settings = true;
+  bool operator==(const collectors_config&) const = default;
 };
 
 /// When this binary was built (Unix time; SOURCE_DATE_EPOCH if set then).
@@ -38,6 +39,7 @@ struct clock_config {
   std::int64_t not_before = build_epoch();
   /// Also hold while the kernel says the clock is not NTP-synchronised.
   bool require_sync = false;
+  bool operator==(const clock_config&) const = default;
 };
 
 }  // namespace sockpush

@@ -20,6 +20,7 @@ struct listen_config {
   milliseconds idle_timeout{60000};
   /// Binding to anything but loopback must be asked for explicitly.
   bool allow_remote = false;
+  bool operator==(const listen_config&) const = default;
 };
 
 /// A program run on a schedule whose stdout lines are forwarded ([[exec]]).
@@ -34,6 +35,7 @@ struct exec_config {
   milliseconds timeout{0};
   /// Prepend the [collect] prefix to the job's (relative) metric names.
   bool prefix = false;
+  bool operator==(const exec_config&) const = default;
 };
 
 }  // namespace sockpush
