@@ -11,7 +11,8 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <random>
+
+#include "sockpush/common/random_seed.hpp"
 
 #if SOCKPUSH_TLS
 #include "sockpush/carbon/tls_ack_map.hpp"
@@ -87,7 +88,7 @@ carbon_writer::carbon_writer(asio::io_context& io, const carbon_config& cfg,
                              std::vector<carbon_destination> destinations, line_buffer& buffer)
     : io_(io),
       cfg_(cfg),
-      fsm_(cfg, std::move(destinations), buffer, std::random_device{}()),
+      fsm_(cfg, std::move(destinations), buffer, random_seed()),
       done_timer_(io, clock::time_point::max()) {
   for (std::size_t t = 0; t < delivery_timer_count; ++t) timers_.emplace_back(io);
 #if SOCKPUSH_TLS
