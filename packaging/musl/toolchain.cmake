@@ -53,7 +53,9 @@ foreach(lang C CXX)
 endforeach()
 
 # Boost.Asio 1.74 still names std::result_of, which libc++ drops in C++20.
-add_compile_definitions(_LIBCPP_ENABLE_CXX20_REMOVED_TYPE_TRAITS)
+# spdlog 1.10 calls fstat64 on x86-64, which musl 1.2.4 declares only for
+# code that asks for the LFS64 names.
+add_compile_definitions(_LIBCPP_ENABLE_CXX20_REMOVED_TYPE_TRAITS _LARGEFILE64_SOURCE)
 
 # Nothing from the host: Zig brings musl's and libc++'s headers, and the
 # header-only dependencies come through SOCKPUSH_THIRD_PARTY_DIR, laid out

@@ -10,9 +10,9 @@
 
 #include <algorithm>
 #include <cstring>
-#include <random>
 
 #include "sockpush/common/overloaded.hpp"
+#include "sockpush/common/random_seed.hpp"
 
 namespace sockpush {
 namespace {
@@ -92,7 +92,7 @@ carbon_writer::carbon_writer(asio::io_context& io, const carbon_config& cfg,
                              std::vector<carbon_destination> destinations, line_buffer& buffer)
     : io_(io),
       cfg_(cfg),
-      fsm_(cfg, std::move(destinations), buffer, std::random_device{}()),
+      fsm_(cfg, std::move(destinations), buffer, random_seed()),
       transports_(cfg.tls),
       done_timer_(io, clock::time_point::max()) {
   // Never resized after this: the waits hold references to their timer.

@@ -1,5 +1,5 @@
-// The bounded buffer between producers (collectors, later stdin/listeners)
-// and the writer. It holds complete '\n'-terminated lines in one contiguous
+// The bounded buffer between the producers (collectors, stdin, listeners,
+// exec jobs) and the writer. It holds complete '\n'-terminated lines in one contiguous
 // byte string, so a batch can go to the socket in one write, and it never
 // grows beyond its byte cap: when full it drops the oldest whole lines and
 // counts them.
