@@ -39,4 +39,10 @@ std::vector<std::string> split_lines(const std::string& text) {
   return lines;
 }
 
+std::size_t count_of(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
 }  // namespace test

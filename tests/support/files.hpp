@@ -1,6 +1,7 @@
 // Test helpers for files: no processes, no sockets (unit tests use them too).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -21,5 +22,7 @@ class temp_dir {
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& text);
 std::vector<std::string> split_lines(const std::string& text);
+/// How often `what` stands in `text`.
+std::size_t count_of(const std::string& text, const std::string& what);
 
 }  // namespace test

@@ -156,30 +156,6 @@ for name in open(sys.argv[1], encoding='utf-8').read().split('\n')[:-1]:
   }
 }
 
-TEST_CASE("carbon destinations: host:port:instance as carbon writes it") {
-  auto a = parse_carbon_destination("127.0.0.1:2004:a");
-  REQUIRE(a);
-  CHECK(a->where.host == "127.0.0.1");
-  CHECK(a->where.port == "2004");
-  CHECK(a->instance == "a");
-  CHECK(a->metric_name() == "127_0_0_1_2004_a");
-  auto v6 = parse_carbon_destination("[::1]:2004:b");
-  REQUIRE(v6);
-  CHECK(v6->where.host == "::1");
-  CHECK(v6->instance == "b");
-  CHECK(v6->to_string() == "[::1]:2004:b");
-  auto bare = parse_carbon_destination("::1");  // an IPv6 literal, not host:port:instance
-  REQUIRE(bare);
-  CHECK(bare->where.host == "::1");
-  CHECK(bare->instance.empty());
-  std::string why;
-  CHECK_FALSE(parse_carbon_destination("host:2003:", &why));
-  CHECK(why.find("instance") != std::string::npos);
-  CHECK_FALSE(parse_carbon_destination("ho'st:2003", &why));
-  CHECK(why.find("letters") != std::string::npos);
-  CHECK_FALSE(parse_carbon_destination("host:99999:a", &why));
-}
-
 namespace {
 
 /// Where each line landed, from port_sinks.py's output: sink index per name.

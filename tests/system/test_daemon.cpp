@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "support/daemon_run.hpp"
 #include "support/process.hpp"
 
 using namespace std::chrono_literals;
@@ -46,18 +47,17 @@ void check_consecutive_seconds(const std::vector<long long>& ts) {
 }  // namespace
 
 TEST_CASE("daemon: 30 rounds at --interval 0.2 use exactly one connection, every round arrives") {
-  test::temp_dir dir;
+  test::daemon_run run;
+  const auto& dir = run.dir;
   test::line_sink sink(dir / "sink");
-  test::child daemon(test::daemon_command({.config = config_file(dir),
-                                           .carbon = test::loopback(sink.port()),
-                                           .interval = "0.2",
-                                           .prefix = "t"}),
-                     {}, dir / "log");
+  run.start({.config = config_file(dir),
+             .carbon = test::loopback(sink.port()),
+             .interval = "0.2",
+             .prefix = "t"});
   REQUIRE(test::wait_until(
       [&] { return test::metric(sink.data(), ".tcp.states.established").values.size() >= 30; },
       20000ms));
-  daemon.signal(SIGTERM);
-  CHECK(daemon.wait(10000ms) == 0);
+  CHECK(run.stop() == 0);
 
   auto data = sink.data();
   auto rounds = test::metric(data, ".sockpush.sent_lines");
@@ -89,15 +89,13 @@ struct sink_kill_outcome {
 /// Rounds at 1 s into a sink that is SIGKILLed (its kernel sends the FIN)
 /// and comes back on the same port 3 s later.
 sink_kill_outcome kill_sink_once(const std::string& carbon_settings) {
-  test::temp_dir dir;
+  test::daemon_run run;
+  const auto& dir = run.dir;
   auto cfg =
       config_file(dir, "[carbon]\nreconnect_min = 0.2\nreconnect_max = 1\n" + carbon_settings);
   test::line_sink first(dir / "sink");
   const auto port = first.port();
-  test::child daemon(
-      test::daemon_command(
-          {.config = cfg, .carbon = test::loopback(port), .interval = "1", .prefix = "t"}),
-      {}, dir / "log");
+  run.start({.config = cfg, .carbon = test::loopback(port), .interval = "1", .prefix = "t"});
   REQUIRE(test::wait_until(
       [&] { return test::metric(first.data(), ".tcp.states.established").values.size() >= 4; },
       10000ms));
@@ -114,11 +112,10 @@ sink_kill_outcome kill_sink_once(const std::string& carbon_settings) {
                rounds_before + 6;
       },
       15000ms));
-  daemon.signal(SIGTERM);
-  CHECK(daemon.wait(10000ms) == 0);
+  CHECK(run.stop() == 0);
   outcome.timestamps = test::metric(second.data(), ".tcp.states.established").timestamps;
   outcome.connections = second.connections();
-  outcome.log = test::read_file(dir / "log");
+  outcome.log = run.log();
   std::string all;
   for (auto ts : outcome.timestamps) all += " " + std::to_string(ts);
   MESSAGE("[" << carbon_settings.substr(0, carbon_settings.find('\n')) << "] killed at "
@@ -163,13 +160,12 @@ TEST_CASE("daemon: a peer that closes gets the last 2 s again on the next connec
 }
 
 TEST_CASE("daemon: carbon absent at start, ~0 CPU while waiting, buffered rounds delivered later") {
-  test::temp_dir dir;
+  test::daemon_run run;
+  const auto& dir = run.dir;
   auto cfg = config_file(dir, "[carbon]\nreconnect_min = 0.5\nreconnect_max = 1\n");
   const auto port = test::unused_port();
-  test::child daemon(
-      test::daemon_command(
-          {.config = cfg, .carbon = test::loopback(port), .interval = "1", .prefix = "t"}),
-      {}, dir / "log");
+  auto& daemon =
+      run.start({.config = cfg, .carbon = test::loopback(port), .interval = "1", .prefix = "t"});
   test::sleep_ms(500);
   auto cpu_before = daemon.cpu_time();
   test::sleep_ms(4000);
@@ -178,7 +174,7 @@ TEST_CASE("daemon: carbon absent at start, ~0 CPU while waiting, buffered rounds
   CHECK(daemon.running());
   // A busy loop would burn ~4000 ms here; connection attempts and rounds cost ~nothing.
   CHECK(cpu_waiting < 200ms);
-  auto log = test::read_file(dir / "log");
+  auto log = run.log();
   CHECK(log.find("Connection refused") != std::string::npos);
   // The outage is logged once, not once per attempt.
   CHECK(test::split_lines(log).size() <= 2);
@@ -187,8 +183,7 @@ TEST_CASE("daemon: carbon absent at start, ~0 CPU while waiting, buffered rounds
   REQUIRE(test::wait_until(
       [&] { return test::metric(sink.data(), ".tcp.states.established").values.size() >= 7; },
       10000ms));
-  daemon.signal(SIGTERM);
-  CHECK(daemon.wait(10000ms) == 0);
+  CHECK(run.stop() == 0);
   auto ts = test::metric(sink.data(), ".tcp.states.established").timestamps;
   MESSAGE("rounds delivered: " << ts.size() << ", connections: " << sink.connections());
   CHECK(sink.connections() == 1);
@@ -201,7 +196,8 @@ TEST_CASE("daemon: carbon absent at start, ~0 CPU while waiting, buffered rounds
 }
 
 TEST_CASE("daemon: --once exits 1 when carbon cannot be reached within shutdown_timeout") {
-  test::temp_dir dir;
+  test::daemon_run run;
+  const auto& dir = run.dir;
   auto cfg = config_file(
       dir, "[daemon]\nshutdown_timeout = 1\n[carbon]\nreconnect_min = 0.1\nreconnect_max = 0.2\n");
   test::child once(
@@ -209,18 +205,17 @@ TEST_CASE("daemon: --once exits 1 when carbon cannot be reached within shutdown_
           {.config = cfg, .carbon = test::loopback(test::unused_port()), .once = true}),
       {}, dir / "log");
   CHECK(once.wait(10000ms) == 1);
-  CHECK(test::read_file(dir / "log").find("could not be delivered") != std::string::npos);
+  CHECK(run.log().find("could not be delivered") != std::string::npos);
 }
 
 TEST_CASE(
     "daemon: SIGTERM with a write blocked on a carbon that never reads: out by shutdown_timeout") {
-  test::temp_dir dir;
+  test::daemon_run run;
+  const auto& dir = run.dir;
   auto cfg = config_file(dir, "[daemon]\nshutdown_timeout = 2\n[carbon]\nsend_buffer = 4096\n");
   test::line_sink stalled(dir / "stalled", 0, true);
-  test::child daemon(
-      test::daemon_command(
-          {.config = cfg, .carbon = test::loopback(stalled.port()), .interval = "0.1"}),
-      {}, dir / "log");
+  auto& daemon =
+      run.start({.config = cfg, .carbon = test::loopback(stalled.port()), .interval = "0.1"});
   REQUIRE(test::wait_until([&] { return stalled.connections() == 1; }, 5000ms));
   // Ten rounds a second into a peer whose kernel takes ~30 KB: the write
   // blocks within a second or two, far from the 30 s stall_timeout. The
@@ -239,7 +234,7 @@ TEST_CASE(
   daemon.signal(SIGTERM);
   const int code = daemon.wait(10000ms);
   const auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - stop);
-  const auto log = test::read_file(dir / "log");
+  const auto log = run.log();
   MESSAGE("exit " << code << " " << took.count() << " s after SIGTERM");
   CHECK(code == 0);
   CHECK(took < 3s);  // shutdown_timeout, plus a round's collection
@@ -247,7 +242,8 @@ TEST_CASE(
 }
 
 TEST_CASE("daemon: --once delivers one round over one connection and exits 0") {
-  test::temp_dir dir;
+  test::daemon_run run;
+  const auto& dir = run.dir;
   test::line_sink sink(dir / "sink");
   test::child once(
       test::daemon_command(
@@ -268,29 +264,26 @@ TEST_CASE("daemon: --once delivers one round over one connection and exits 0") {
 TEST_CASE(
     "daemon: rounds collected before clock.not_before are held, then sent with corrected "
     "timestamps") {
-  test::temp_dir dir;
+  test::daemon_run run;
+  const auto& dir = run.dir;
   test::line_sink sink(dir / "sink");
   // The clock "becomes right" 3 s from now: what a router sees when NTP
   // finally answers, without changing this machine's clock.
   const auto trusted_from = static_cast<long long>(std::time(nullptr)) + 3;
   auto cfg = config_file(dir, "[clock]\nnot_before = " + std::to_string(trusted_from) + "\n");
-  test::child daemon(
-      test::daemon_command(
-          {.config = cfg, .carbon = test::loopback(sink.port()), .interval = "1", .prefix = "t"}),
-      {}, dir / "log");
+  run.start({.config = cfg, .carbon = test::loopback(sink.port()), .interval = "1", .prefix = "t"});
   test::sleep_ms(2000);
   CHECK(test::metric(sink.data(), ".tcp.states.established").values.empty());  // held, not sent
   REQUIRE(test::wait_until(
       [&] { return test::metric(sink.data(), ".tcp.states.established").values.size() >= 6; },
       15000ms));
-  daemon.signal(SIGTERM);
-  CHECK(daemon.wait(10000ms) == 0);
+  CHECK(run.stop() == 0);
   auto ts = test::metric(sink.data(), ".tcp.states.established").timestamps;
   MESSAGE("timestamps " << ts.front() << ".." << ts.back() << ", clock trusted from "
                         << trusted_from);
   check_consecutive_seconds(ts);
   CHECK(ts.front() < trusted_from);  // the held rounds, re-stamped into the past
-  auto log = test::read_file(dir / "log");
+  auto log = run.log();
   CHECK(log.find("holding rounds") != std::string::npos);
   CHECK(log.find("held rounds with corrected timestamps") != std::string::npos);
 }
@@ -298,16 +291,15 @@ TEST_CASE(
 TEST_CASE(
     "daemon: a carbon that accepts and never reads: stall detected, memory bounded, oldest "
     "lines dropped and counted, rounds on time") {
-  test::temp_dir dir;
+  test::daemon_run run;
+  const auto& dir = run.dir;
   auto cfg = config_file(dir,
                          "[carbon]\nsend_buffer = 4096\nstall_timeout = 1\nreconnect_min = 0.2\n"
                          "reconnect_max = 0.5\n[buffer]\nmax_bytes = 16384\n");
   auto stalled = std::make_unique<test::line_sink>(dir / "stalled", 0, true);
   const auto port = stalled->port();
-  test::child daemon(
-      test::daemon_command(
-          {.config = cfg, .carbon = test::loopback(port), .interval = "0.5", .prefix = "t"}),
-      {}, dir / "log");
+  auto& daemon =
+      run.start({.config = cfg, .carbon = test::loopback(port), .interval = "0.5", .prefix = "t"});
   auto rss_kib = [&] {
     auto status = test::read_file("/proc/" + std::to_string(daemon.pid()) + "/status");
     auto at = status.find("VmRSS:");
@@ -321,7 +313,7 @@ TEST_CASE(
   test::sleep_ms(14000);
   auto rss_late = rss_kib();
   auto cpu_stalled = daemon.cpu_time() - cpu_early;
-  auto log = test::read_file(dir / "log");
+  auto log = run.log();
   MESSAGE("RSS " << rss_early << " KiB after 1 s, " << rss_late
                  << " KiB after 15 s of a stalled peer; " << cpu_stalled.count()
                  << " ms of CPU in those 14 s");
@@ -344,8 +336,7 @@ TEST_CASE(
     return std::set<long long>(t.begin(), t.end()).size();
   };
   REQUIRE(test::wait_until([&] { return distinct_seconds() >= 7; }, 15000ms));
-  daemon.signal(SIGTERM);
-  CHECK(daemon.wait(10000ms) == 0);
+  CHECK(run.stop() == 0);
   auto data = sink.data();
   auto dropped = test::metric(data, ".sockpush.dropped_lines.overflow").values;
   auto stalls = test::metric(data, ".sockpush.disconnects.stalled").values;
@@ -404,18 +395,15 @@ TEST_CASE(
 TEST_CASE(
     "daemon: a carbon that vanishes without FIN or RST is detected at user_timeout, and "
     "what it never acknowledged is sent again") {
-  auto why = test::enter_private_network_namespace();
-  REQUIRE_MESSAGE(why.empty(), why);
-  test::temp_dir dir;
+  test::daemon_run run(test::network::private_namespace);
+  const auto& dir = run.dir;
   test::line_sink sink(dir / "sink");
   const auto port = std::to_string(sink.port());
   auto cfg = config_file(dir,
                          "[carbon]\nuser_timeout = 2\nconnect_timeout = 1\nreconnect_min = 0.2\n"
                          "reconnect_max = 0.5\n");
-  test::child daemon(
-      test::daemon_command(
-          {.config = cfg, .carbon = "127.0.0.1:" + port, .interval = "1", .prefix = "t"}),
-      {}, dir / "log");
+
+  run.start({.config = cfg, .carbon = "127.0.0.1:" + port, .interval = "1", .prefix = "t"});
   REQUIRE(test::wait_until(
       [&] { return test::metric(sink.data(), ".tcp.states.listen").values.size() >= 2; }, 5000ms));
   // The peer goes silent: every packet to it is dropped, as when a carbon
@@ -426,10 +414,9 @@ TEST_CASE(
   // the next round after the rule, and the user timeout counts from there.
   const auto silenced_wall = std::chrono::system_clock::now();
   const auto first_unacked = std::chrono::ceil<std::chrono::seconds>(silenced_wall);
-  INFO("the daemon's log: " << test::read_file(dir / "log"));
+  INFO("the daemon's log: " << run.log());
   REQUIRE(test::wait_until(
-      [&] { return test::read_file(dir / "log").find("never acknowledged") != std::string::npos; },
-      10000ms));
+      [&] { return run.log().find("never acknowledged") != std::string::npos; }, 10000ms));
   auto detected =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - silenced).count();
   auto after_first_unacked =
@@ -442,8 +429,7 @@ TEST_CASE(
         return test::metric(sink.data(), ".tcp.states.listen").values.size() >= rounds_before + 6;
       },
       15000ms));
-  daemon.signal(SIGTERM);
-  CHECK(daemon.wait(10000ms) == 0);
+  CHECK(run.stop() == 0);
   auto data = sink.data();
   auto ts = test::metric(data, ".tcp.states.listen").timestamps;
   std::set<long long> seconds(ts.begin(), ts.end());
@@ -460,7 +446,7 @@ TEST_CASE(
   CHECK(after_first_unacked <= 2.0 + 0.15);
   // The daemon's own account: how long ago the oldest unacknowledged byte
   // was written when it gave up.
-  const auto log = test::read_file(dir / "log");
+  const auto log = run.log();
   const auto written = log.find(" ms ago were never acknowledged");
   REQUIRE(written != std::string::npos);
   const auto ms = std::stol(log.substr(log.rfind(' ', written - 1) + 1));
@@ -476,7 +462,8 @@ TEST_CASE(
 }
 
 TEST_CASE("daemon: lines undelivered at SIGTERM are spooled and sent first at the next start") {
-  test::temp_dir dir;
+  test::daemon_run run;
+  const auto& dir = run.dir;
   std::filesystem::create_directories(dir / "state");
   auto cfg = config_file(dir, "[daemon]\nshutdown_timeout = 0.5\nstate_dir = \"" + dir / "state" +
                                   "\"\n[carbon]\nreconnect_min = 0.2\nreconnect_max = 0.5\n");
@@ -520,9 +507,8 @@ TEST_CASE("daemon: rounds carbon never acknowledged by the SIGTERM deadline are 
   // Connected, but carbon's host went silent: the last rounds were written
   // and never acknowledged. At the deadline they go back to the buffer and
   // into the spool, and the next start sends them.
-  auto why = test::enter_private_network_namespace();
-  REQUIRE_MESSAGE(why.empty(), why);
-  test::temp_dir dir;
+  test::daemon_run run(test::network::private_namespace);
+  const auto& dir = run.dir;
   std::filesystem::create_directories(dir / "state");
   auto cfg = config_file(dir, "[daemon]\nshutdown_timeout = 1\nstate_dir = \"" + dir / "state" +
                                   "\"\n[carbon]\nreconnect_min = 0.2\nreconnect_max = 0.5\n");
@@ -573,7 +559,8 @@ TEST_CASE("daemon: rounds carbon never acknowledged by the SIGTERM deadline are 
 }
 
 TEST_CASE("daemon: a corrupt or truncated spool is reported, kept aside and skipped") {
-  test::temp_dir dir;
+  test::daemon_run run;
+  const auto& dir = run.dir;
   std::filesystem::create_directories(dir / "state");
   auto cfg = config_file(dir, "[daemon]\nstate_dir = \"" + dir / "state" + "\"\n");
   for (const std::string& bad :
@@ -583,16 +570,14 @@ TEST_CASE("daemon: a corrupt or truncated spool is reported, kept aside and skip
     test::write_file(dir / "state/spool", bad);
     std::filesystem::remove(dir / "state/spool.corrupt");
     std::filesystem::remove(dir / "out");
-    test::child daemon(test::daemon_command({.config = cfg, .carbon = "-", .interval = "0.5"}),
-                       dir / "out", dir / "log");
+    run.start({.config = cfg, .carbon = "-", .interval = "0.5"}, dir / "out");
     REQUIRE(test::wait_until(
         [&] {
           return test::read_file(dir / "out").find(".tcp.states.listen ") != std::string::npos;
         },
         5000ms));  // and it runs its rounds
-    daemon.signal(SIGTERM);
-    CHECK(daemon.wait(10000ms) == 0);
-    CHECK(test::read_file(dir / "log").find("is corrupt") != std::string::npos);
+    CHECK(run.stop() == 0);
+    CHECK(run.log().find("is corrupt") != std::string::npos);
     CHECK(test::read_file(dir / "out").find("a.b 1 1") == std::string::npos);  // nothing of it sent
     CHECK(std::filesystem::exists(dir / "state/spool.corrupt"));
   }

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "support/carbon_cache.hpp"
+#include "support/daemon_run.hpp"
 #include "support/process.hpp"
 
 using namespace std::chrono_literals;
@@ -33,17 +34,12 @@ std::string join(const std::vector<long long>& v) {
   return out;
 }
 
-std::size_t count_of(const std::string& text, const std::string& what) {
-  std::size_t n = 0;
-  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
-
 }  // namespace
 
 TEST_CASE(
     "destinations: failover to a second carbon-cache and fail-back after hold_down, none lost") {
-  test::temp_dir dir;
+  test::daemon_run run;
+  const auto& dir = run.dir;
   carbon_cache primary(dir, "primary", 0);
   carbon_cache secondary(dir, "secondary", 1);
   // Default settings: the peer-close replay covers the second carbon-cache
@@ -53,9 +49,7 @@ TEST_CASE(
       "[carbon]\ndestinations = [\"" + primary.address() + "\", \"" + secondary.address() +
           "\"]\nhold_down = 3\nreconnect_min = 0.2\nreconnect_max = 1\n" + fixed_size_rounds);
   const long long start = time(nullptr);
-  test::child daemon(
-      test::daemon_command({.config = dir / "sockpush.toml", .interval = "1", .prefix = "fo"}), {},
-      dir / "log");
+  run.start({.config = dir / "sockpush.toml", .interval = "1", .prefix = "fo"});
   test::sleep_ms(5000);
   primary.stop();
   const long long failed = time(nullptr);
@@ -64,13 +58,11 @@ TEST_CASE(
   const long long back = time(nullptr);
   // The primary was passed over at `failed`; it is tried again every 3 s
   // and the connection moves back once it answers.
-  REQUIRE(test::wait_until(
-      [&] { return test::read_file(dir / "log").find("fail-back") != std::string::npos; },
-      15000ms));
+  REQUIRE(
+      test::wait_until([&] { return run.log().find("fail-back") != std::string::npos; }, 15000ms));
   test::sleep_ms(4000);
   const long long stopped = time(nullptr);
-  daemon.signal(SIGTERM);
-  REQUIRE(daemon.wait(15000ms) == 0);
+  REQUIRE(run.stop(15000ms) == 0);
   const long long end = time(nullptr);
 
   // Each round is on one cache or the other: the daemon's own count, from
@@ -93,7 +85,7 @@ TEST_CASE(
   REQUIRE(!on_secondary.empty());
   const auto [first, last, per_round] = test::check_every_round_accounted(collected, stopped);
   auto missing = gaps(on_primary, on_secondary, first, last);
-  auto log = test::read_file(dir / "log");
+  auto log = run.log();
   MESSAGE("points " << first << ".." << last << ": primary " << on_primary.size() << ", secondary "
                     << on_secondary.size() << " (" << on_secondary.begin()->first << ".."
                     << on_secondary.rbegin()->first << "), missing:" << join(missing)
@@ -106,7 +98,7 @@ TEST_CASE(
   CHECK(on_secondary.rbegin()->first <= end);
   // Rounds after the fail-back are on the primary again.
   CHECK(on_primary.rbegin()->first > on_secondary.rbegin()->first);
-  CHECK(count_of(log, "moved the connection") == 1);
+  CHECK(test::count_of(log, "moved the connection") == 1);
   // Per-destination self-metrics, read back from the primary.
   const auto secondary_name = "127_0_0_1_" + std::to_string(secondary.line_port());
   auto sent_secondary =
@@ -117,7 +109,8 @@ TEST_CASE(
 
 TEST_CASE(
     "destinations: carbon_ch puts each metric on the carbon-cache carbon's relay would choose") {
-  test::temp_dir dir;
+  test::daemon_run run;
+  const auto& dir = run.dir;
   carbon_cache a(dir, "a", 0);
   carbon_cache b(dir, "b", 1);
   const std::string list = a.address() + ":a," + b.address() + ":b";
@@ -127,9 +120,7 @@ TEST_CASE(
                        ":b\"]\nreplay_seconds = 5\nreconnect_min = 0.2\nreconnect_max = 1\n" +
                        fixed_size_rounds);
   const long long start = time(nullptr);
-  test::child daemon(
-      test::daemon_command({.config = dir / "sockpush.toml", .interval = "1", .prefix = "ch"}), {},
-      dir / "log");
+  run.start({.config = dir / "sockpush.toml", .interval = "1", .prefix = "ch"});
   test::sleep_ms(4000);
   // b goes away for 3 s: its share waits (and is replayed), a's keeps flowing.
   b.kill();
@@ -138,8 +129,7 @@ TEST_CASE(
   b.start();
   test::sleep_ms(5000);
   const long long stopped = time(nullptr);
-  daemon.signal(SIGTERM);
-  REQUIRE(daemon.wait(15000ms) == 0);
+  REQUIRE(run.stop(15000ms) == 0);
   const long long end = time(nullptr);
   // The daemon's own count lives on one of the two; carbon writes its cache
   // every second.
@@ -219,29 +209,28 @@ print('wrong', wrong)
 }
 
 TEST_CASE("destinations: reconnect_interval moves the connection make-before-break, no line lost") {
-  test::temp_dir dir;
+  test::daemon_run run;
+  const auto& dir = run.dir;
   test::line_sink sink(dir / "sink");
   test::write_file(dir / "sockpush.toml", "[carbon]\nreconnect_interval = 1\n" + fixed_size_rounds);
-  test::child daemon(test::daemon_command({.config = dir / "sockpush.toml",
-                                           .carbon = test::loopback(sink.port()),
-                                           .interval = "0.2",
-                                           .prefix = "mv"}),
-                     {}, dir / "log");
+  run.start({.config = dir / "sockpush.toml",
+             .carbon = test::loopback(sink.port()),
+             .interval = "0.2",
+             .prefix = "mv"});
   REQUIRE(test::wait_until(
       [&] { return test::metric(sink.data(), ".sockpush.sent_lines").values.size() >= 30; },
       20000ms));
-  daemon.signal(SIGTERM);
-  CHECK(daemon.wait(10000ms) == 0);
+  CHECK(run.stop() == 0);
   auto data = sink.data();
-  auto log = test::read_file(dir / "log");
+  auto log = run.log();
   auto sent = test::metric(data, ".sockpush.sent_lines").values;
   auto collected = test::metric(data, ".sockpush.collected_lines").values;
-  const auto moves = count_of(log, "moved the connection");
+  const auto moves = test::count_of(log, "moved the connection");
   MESSAGE(sink.connections() << " connections, " << moves << " moves, " << sent.size()
                              << " rounds");
   CHECK(sink.connections() >= 4);
   CHECK(moves + 1 == sink.connections());
-  CHECK(count_of(log, "re-sending") == 0);  // each old connection drained first
+  CHECK(test::count_of(log, "re-sending") == 0);  // each old connection drained first
   // Every round once, in order: round k reports the lines of rounds 0..k-1
   // as collected, and all of them sent (nothing lost, nothing twice).
   REQUIRE(sent.size() == collected.size());
@@ -300,9 +289,8 @@ TEST_CASE("destinations: a DNS change is followed at the next reconnect_interval
 TEST_CASE(
     "destinations: a primary that vanishes without FIN or RST fails over, unacknowledged lines "
     "included") {
-  auto why = test::enter_private_network_namespace();
-  REQUIRE_MESSAGE(why.empty(), why);
-  test::temp_dir dir;
+  test::daemon_run run(test::network::private_namespace);
+  const auto& dir = run.dir;
   test::line_sink primary(dir / "primary");
   test::line_sink secondary(dir / "secondary");
   test::write_file(dir / "sockpush.toml",
@@ -311,9 +299,7 @@ TEST_CASE(
                        "\"]\nuser_timeout = 2\nconnect_timeout = 1\nhold_down = 60\n"
                        "reconnect_min = 0.2\nreconnect_max = 0.5\n" +
                        fixed_size_rounds);
-  test::child daemon(
-      test::daemon_command({.config = dir / "sockpush.toml", .interval = "0.5", .prefix = "gone"}),
-      {}, dir / "log");
+  run.start({.config = dir / "sockpush.toml", .interval = "0.5", .prefix = "gone"});
   REQUIRE(test::wait_until(
       [&] { return test::metric(primary.data(), ".sockpush.sent_lines").values.size() >= 4; },
       5000ms));
@@ -331,8 +317,7 @@ TEST_CASE(
     return values.empty() ? 0LL : *std::max_element(values.begin(), values.end());
   };
   CHECK(test::wait_until([&] { return most_replayed() > 0; }, 5000ms));
-  daemon.signal(SIGTERM);
-  CHECK(daemon.wait(10000ms) == 0);
+  CHECK(run.stop() == 0);
   blackhole.lift();
 
   // Every round, by its collected_lines value, reached one of the two; the
@@ -346,7 +331,7 @@ TEST_CASE(
   const auto per_round = rounds[1];
   for (std::size_t k = 0; k < rounds.size(); ++k)
     CHECK(rounds[k] == static_cast<long long>(k) * per_round);
-  auto log = test::read_file(dir / "log");
+  auto log = run.log();
   MESSAGE("failed over " << failed_over << " s after the primary went silent; " << rounds.size()
                          << " rounds, " << most_replayed() << " lines re-sent to the secondary\n"
                          << log);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "support/daemon_run.hpp"
 #include "support/process.hpp"
 
 using namespace std::chrono_literals;
@@ -49,42 +50,43 @@ class datagram_listener {
   int fd_ = -1;
 };
 
-std::size_t count_of(const std::vector<std::string>& messages, const std::string& text) {
-  std::size_t n = 0;
-  for (const auto& m : messages) n += m.find(text) != std::string::npos;
-  return n;
+/// The datagrams one after another, one a line.
+std::string joined(const std::vector<std::string>& messages) {
+  std::string all;
+  for (const auto& m : messages) all += m + "\n";
+  return all;
 }
 
 }  // namespace
 
 TEST_CASE(
     "systemd notify: READY=1 after the first round, WATCHDOG=1 pings, STOPPING=1 on SIGTERM") {
-  test::temp_dir dir;
+  test::daemon_run run;
+  const auto& dir = run.dir;
   datagram_listener manager(dir / "notify");
   ::setenv("NOTIFY_SOCKET", (dir / "notify").c_str(), 1);
   ::setenv("WATCHDOG_USEC", "400000", 1);  // ping every 200 ms
-  test::child daemon(test::daemon_command({.carbon = "-", .interval = "1"}), dir / "out",
-                     dir / "log");
+  run.start({.carbon = "-", .interval = "1"}, dir / "out");
   ::unsetenv("NOTIFY_SOCKET");
   ::unsetenv("WATCHDOG_USEC");
   // A fixed window: a second READY=1 within it would count.
   auto messages = manager.receive(3000ms, [](const auto&) { return false; });
-  CHECK(count_of(messages, "READY=1") == 1);
-  CHECK(count_of(messages, "WATCHDOG=1") >= 5);
+  CHECK(test::count_of(joined(messages), "READY=1") == 1);
+  CHECK(test::count_of(joined(messages), "WATCHDOG=1") >= 5);
   // READY=1 comes once the first round is collected, i.e. after it is on stdout.
   CHECK(test::read_file(dir / "out").find(".tcp.states.established ") != std::string::npos);
-  daemon.signal(SIGTERM);
-  CHECK(daemon.wait(10000ms) == 0);
+  CHECK(run.stop() == 0);
   // Everything it sent until it exited (the socket keeps what was not read).
   auto last = manager.receive(300ms, [](const auto&) { return false; });
-  CHECK(count_of(last, "STOPPING=1") == 1);
-  CHECK(count_of(last, "READY=1") == 0);
+  CHECK(test::count_of(joined(last), "STOPPING=1") == 1);
+  CHECK(test::count_of(joined(last), "READY=1") == 0);
 }
 
 TEST_CASE(
     "SIGHUP: a valid new config replaces the old over a new connection, an invalid one is "
     "refused and the old one keeps running") {
-  test::temp_dir dir;
+  test::daemon_run run;
+  const auto& dir = run.dir;
   test::line_sink sink(dir / "sink");
   auto config = dir / "sockpush.toml";
   auto write_config = [&](const std::string& prefix) {
@@ -92,7 +94,7 @@ TEST_CASE(
                                  "\"\n[collect]\ninterval = 0.5\nprefix = \"" + prefix + "\"\n");
   };
   write_config("before");
-  test::child daemon(test::daemon_command({.config = config}), {}, dir / "log");
+  auto& daemon = run.start({.config = config});
   REQUIRE(test::wait_until(
       [&] { return !test::metric(sink.data(), "before.tcp.states.listen").values.empty(); },
       5000ms));
@@ -113,9 +115,8 @@ TEST_CASE(
       },
       5000ms));
   CHECK(daemon.running());
-  daemon.signal(SIGTERM);
-  CHECK(daemon.wait(10000ms) == 0);
-  auto log = test::read_file(dir / "log");
+  CHECK(run.stop() == 0);
+  auto log = run.log();
   CHECK(log.find("reload refused, the running configuration stays") != std::string::npos);
   CHECK(log.find("intervall") != std::string::npos);
   CHECK(log.find("configuration reloaded") != std::string::npos);
@@ -130,7 +131,8 @@ TEST_CASE(
 }
 
 TEST_CASE("SIGHUP while carbon is unreachable: the old configuration's rounds go to the new one") {
-  test::temp_dir dir;
+  test::daemon_run run;
+  const auto& dir = run.dir;
   test::line_sink sink(dir / "sink");
   auto config = dir / "sockpush.toml";
   auto write_config = [&](unsigned port, const std::string& prefix) {
@@ -142,7 +144,7 @@ TEST_CASE("SIGHUP while carbon is unreachable: the old configuration's rounds go
                                  prefix + "\"\n");
   };
   write_config(test::unused_port(), "before");  // nothing listens: every round waits
-  test::child daemon(test::daemon_command({.config = config}), {}, dir / "log");
+  auto& daemon = run.start({.config = config});
   test::sleep_ms(3000);
   write_config(sink.port(), "after");
   const long long reloaded = time(nullptr);
@@ -150,8 +152,7 @@ TEST_CASE("SIGHUP while carbon is unreachable: the old configuration's rounds go
   REQUIRE(test::wait_until(
       [&] { return test::metric(sink.data(), "after.tcp.states.listen").values.size() >= 2; },
       10000ms));
-  daemon.signal(SIGTERM);
-  CHECK(daemon.wait(10000ms) == 0);
+  CHECK(run.stop() == 0);
   // Carried over, oldest first, ahead of the new configuration's rounds:
   // every second from the first round to the last before the SIGHUP.
   auto before = test::metric(sink.data(), "before.tcp.states.listen").timestamps;
@@ -173,20 +174,19 @@ TEST_CASE("log.target = syslog: messages reach /dev/log") {
   REQUIRE(::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0);
   REQUIRE(::mount("tmpfs", "/dev", "tmpfs", 0, nullptr) == 0);
   datagram_listener syslog("/dev/log");
-  test::temp_dir dir;
+  test::daemon_run run;
+  const auto& dir = run.dir;
   test::write_file(dir / "sockpush.toml",
                    "[log]\ntarget = \"syslog\"\n[daemon]\nshutdown_timeout = 0.5\n");
-  test::child daemon(
-      test::daemon_command(
-          {.config = dir / "sockpush.toml", .carbon = "127.0.0.1:9", .interval = "1"}),
-      dir / "out", dir / "log");
+  auto& daemon = run.start(
+      {.config = dir / "sockpush.toml", .carbon = "127.0.0.1:9", .interval = "1"}, dir / "out");
   // A fixed window of several reconnection attempts: the outage is logged once.
   auto messages = syslog.receive(3000ms, [](const auto&) { return false; });
   daemon.signal(SIGTERM);
   daemon.wait(10000ms);
-  REQUIRE(count_of(messages, "cannot connect to carbon at 127.0.0.1:9") == 1);
+  REQUIRE(test::count_of(joined(messages), "cannot connect to carbon at 127.0.0.1:9") == 1);
   // "<28>Nov 23 17:00:00 sockpush[1234]: ...": facility daemon, priority warning.
   CHECK(messages.front().rfind("<28>", 0) == 0);
   CHECK(messages.front().find("sockpush[") != std::string::npos);
-  CHECK(test::read_file(dir / "log").empty());  // nothing on stderr
+  CHECK(run.log().empty());  // nothing on stderr
 }

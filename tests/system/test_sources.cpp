@@ -11,6 +11,7 @@
 
 #include <cstring>
 
+#include "support/daemon_run.hpp"
 #include "support/process.hpp"
 
 using namespace std::chrono_literals;
@@ -99,7 +100,8 @@ long long unread_bytes(unsigned port) {
 }  // namespace
 
 TEST_CASE("listen: tcp, udp, unix and bash's /dev/udp lines share the one carbon connection") {
-  test::temp_dir dir;
+  test::daemon_run run;
+  const auto& dir = run.dir;
   test::line_sink sink(dir / "sink");
   auto tcp_port = test::unused_port();
   auto udp_port = test::unused_port();
@@ -109,7 +111,7 @@ TEST_CASE("listen: tcp, udp, unix and bash's /dev/udp lines share the one carbon
                    "[[listen]]\naddress = \"tcp://127.0.0.1:" + std::to_string(tcp_port) +
                        "\"\n[[listen]]\naddress = \"udp://127.0.0.1:" + std::to_string(udp_port) +
                        "\"\n[[listen]]\naddress = \"unix://" + unix_path + "\"\n");
-  test::child daemon(test::daemon_command({.config = cfg}), {}, dir / "log");
+  run.start({.config = cfg});
   REQUIRE(test::wait_until([&] { return ::access(unix_path.c_str(), F_OK) == 0; }, 5000ms));
 
   int tcp = connect_tcp(tcp_port);
@@ -142,8 +144,7 @@ TEST_CASE("listen: tcp, udp, unix and bash's /dev/udp lines share the one carbon
            test::metric(data, "t.sockpush.invalid_lines.bad_path").values.back() >= 1;
   };
   REQUIRE(test::wait_until(all_arrived, 10000ms));
-  daemon.signal(SIGTERM);
-  CHECK(daemon.wait(10000ms) == 0);
+  CHECK(run.stop() == 0);
 
   auto data = sink.data();
   CHECK(sink.connections() == 1);
@@ -153,7 +154,7 @@ TEST_CASE("listen: tcp, udp, unix and bash's /dev/udp lines share the one carbon
   CHECK(test::metric(data, "t.sockpush.received_lines").values.back() == 9);
   CHECK(data.find("nan") == std::string::npos);
   CHECK(data.find("wild") == std::string::npos);
-  auto log = test::read_file(dir / "log");
+  auto log = run.log();
   CHECK(log.find("refused (bad_value)") != std::string::npos);
   CHECK(log.find("tcp://127.0.0.1:" + std::to_string(tcp_port) + " client 127.0.0.1:") !=
         std::string::npos);
@@ -163,13 +164,14 @@ TEST_CASE("listen: tcp, udp, unix and bash's /dev/udp lines share the one carbon
 TEST_CASE(
     "listen: max_clients refuses the extra client, idle clients are closed, a half line left at "
     "an idle close or at our stop is refused") {
-  test::temp_dir dir;
+  test::daemon_run run;
+  const auto& dir = run.dir;
   test::line_sink sink(dir / "sink");
   auto port = test::unused_port();
   auto cfg = write_config(dir, sink.port(),
                           "[[listen]]\naddress = \"tcp://127.0.0.1:" + std::to_string(port) +
                               "\"\nmax_clients = 2\nidle_timeout = 1\n");
-  test::child daemon(test::daemon_command({.config = cfg}), {}, dir / "log");
+  run.start({.config = cfg});
   int first = -1;
   REQUIRE(test::wait_until([&] { return (first = connect_tcp(port)) >= 0; }, 5000ms));
   int second = connect_tcp(port);
@@ -195,10 +197,9 @@ TEST_CASE(
   REQUIRE(last >= 0);
   send_all(last, "stop.half 3");
   test::sleep_ms(300);
-  daemon.signal(SIGTERM);
-  CHECK(daemon.wait(10000ms) == 0);
+  CHECK(run.stop() == 0);
   ::close(last);
-  auto log = test::read_file(dir / "log");
+  auto log = run.log();
   CHECK(log.find("max_clients = 2") != std::string::npos);
   // Only the client's own clean close completes a line without '\n'.
   auto data = sink.data();
@@ -212,7 +213,8 @@ TEST_CASE(
 }
 
 TEST_CASE("listen: a non-loopback address needs allow_remote, a taken port fails the start") {
-  test::temp_dir dir;
+  test::daemon_run run;
+  const auto& dir = run.dir;
   test::write_file(dir / "remote.toml", "[[listen]]\naddress = \"tcp://0.0.0.0:2003\"\n");
   int code = 0;
   auto out = test::run_capture(
@@ -236,7 +238,8 @@ TEST_CASE("listen: a non-loopback address needs allow_remote, a taken port fails
 TEST_CASE(
     "exec: job lines get the round's timestamp and the prefix, stderr is logged, "
     "no inherited sockets, SIGPIPE at default") {
-  test::temp_dir dir;
+  test::daemon_run run;
+  const auto& dir = run.dir;
   test::line_sink sink(dir / "sink");
   auto cfg = write_config(dir, sink.port(), R"toml(
 [[exec]]
@@ -245,11 +248,10 @@ command = ["sh", "-c", "echo probe.value 7; echo probe.stamped 8 1234; echo oops
 interval = 1
 prefix = true
 )toml");
-  test::child daemon(test::daemon_command({.config = cfg}), {}, dir / "log");
+  run.start({.config = cfg});
   REQUIRE(test::wait_until(
       [&] { return test::metric(sink.data(), "t.probe.value").values.size() >= 2; }, 10000ms));
-  daemon.signal(SIGTERM);
-  CHECK(daemon.wait(10000ms) == 0);
+  CHECK(run.stop() == 0);
   auto data = sink.data();
   auto value = test::metric(data, "t.probe.value");
   CHECK(value.values.front() == 7);
@@ -257,7 +259,7 @@ prefix = true
   CHECK(test::metric(data, "t.probe.stamped").timestamps.front() == 1234);
   // ls's own 0, 1, 2 and its directory: no carbon or listener socket leaked in.
   CHECK(test::metric(data, "t.fds").values.front() == 4);
-  auto log = test::read_file(dir / "log");
+  auto log = run.log();
   CHECK(log.find("exec job probe: stderr: oops") != std::string::npos);
   CHECK(log.find("Broken pipe") == std::string::npos);  // `yes` died of SIGPIPE, as in a shell
   CHECK(test::metric(data, "t.sockpush.exec.probe.runs").values.back() >= 1);
@@ -267,7 +269,8 @@ prefix = true
 TEST_CASE(
     "exec: an overrunning job is killed with its children, runs never overlap, "
     "a missing program is a counted failure") {
-  test::temp_dir dir;
+  test::daemon_run run;
+  const auto& dir = run.dir;
   test::line_sink sink(dir / "sink");
   auto marker = dir / "running";
   auto cfg = write_config(dir, sink.port(),
@@ -291,7 +294,7 @@ name = "missing"
 command = ["/nonexistent/probe"]
 interval = 0.5
 )");
-  test::child daemon(test::daemon_command({.config = cfg}), {}, dir / "log");
+  run.start({.config = cfg});
   REQUIRE(test::wait_until(
       [&] {
         auto timeouts = test::metric(sink.data(), "t.sockpush.exec.slow.timeouts").values;
@@ -299,8 +302,7 @@ interval = 0.5
         return !timeouts.empty() && timeouts.back() >= 2 && done.size() >= 3;
       },
       15000ms));
-  daemon.signal(SIGTERM);
-  CHECK(daemon.wait(10000ms) == 0);
+  CHECK(run.stop() == 0);
   // Each killed group took its sleep along, the last one at shutdown: none
   // is left running: pgrep's exit status 1 is "none matched" (a missing
   // pgrep would be 127). The [.] keeps pgrep from matching this shell itself.
@@ -313,7 +315,7 @@ interval = 0.5
   CHECK(test::metric(data, "overlap.detected").values.empty());
   CHECK(test::metric(data, "t.sockpush.exec.long.skipped_rounds").values.back() >= 2);
   CHECK(test::metric(data, "t.sockpush.exec.missing.failures").values.back() >= 2);
-  auto log = test::read_file(dir / "log");
+  auto log = run.log();
   CHECK(log.find("exec job slow: killed after its timeout of 300 ms") != std::string::npos);
   CHECK(log.find("exec job missing: cannot start /nonexistent/probe") != std::string::npos);
   // A persistent failure is logged once, not every round.
@@ -323,14 +325,13 @@ interval = 0.5
 TEST_CASE(
     "listen: 100k hostile connections, NUL bytes, a 1 MB line, half lines: valid lines all "
     "arrive") {
-  auto why = test::enter_private_network_namespace();
-  REQUIRE_MESSAGE(why.empty(), why);
-  test::temp_dir dir;
+  test::daemon_run run(test::network::private_namespace);
+  const auto& dir = run.dir;
   test::line_sink sink(dir / "sink");
   auto port = test::unused_port();
   auto cfg = write_config(
       dir, sink.port(), "[[listen]]\naddress = \"tcp://127.0.0.1:" + std::to_string(port) + "\"\n");
-  test::child daemon(test::daemon_command({.config = cfg}), {}, dir / "log");
+  auto& daemon = run.start({.config = cfg});
   int good = -1;
   REQUIRE(test::wait_until([&] { return (good = connect_tcp(port)) >= 0; }, 5000ms));
   auto rss_kib = [&] {
@@ -375,8 +376,7 @@ TEST_CASE(
       },
       15000ms));
   const auto rss_after = rss_kib();
-  daemon.signal(SIGTERM);
-  CHECK(daemon.wait(10000ms) == 0);
+  CHECK(run.stop() == 0);
   auto data = sink.data();
   int good_lines = 0;
   for (int k = 0; k < 100; ++k)

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "support/carbon_cache.hpp"
+#include "support/daemon_run.hpp"
 #include "support/process.hpp"
 #include "support/tls_relay.hpp"
 
@@ -30,12 +31,6 @@ std::string tls_carbon(const test::temp_dir& dir, const tls_relay& relay,
          "\"\nreconnect_min = 0.2\nreconnect_max = 0.5\n" + extra + fixed_size_rounds;
 }
 
-std::size_t count_of(const std::string& text, const std::string& what) {
-  std::size_t n = 0;
-  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
-
 /// Established connections from us to `port` (the relay's).
 std::size_t connections_to(unsigned port) {
   return test::lines_printed_by("ss -Htn state established 'dport = :" + std::to_string(port) +
@@ -45,38 +40,38 @@ std::size_t connections_to(unsigned port) {
 }  // namespace
 
 TEST_CASE("tls: every round through carbon-c-relay's TLS listener is stored, over one connection") {
-  test::temp_dir dir;
+  test::daemon_run run;
+  const auto& dir = run.dir;
   test::make_certificates(dir.path());
   carbon_cache carbon(dir, "carbon");
   tls_relay relay(dir.path(), dir / "good.pem", carbon.line_port());
   test::write_file(dir / "sockpush.toml", tls_carbon(dir, relay));
   const long long start = time(nullptr);
-  test::child daemon(
-      test::daemon_command({.config = dir / "sockpush.toml", .interval = "1", .prefix = "tls"}), {},
-      dir / "log");
+  auto& daemon = run.start({.config = dir / "sockpush.toml", .interval = "1", .prefix = "tls"});
   std::set<std::size_t> connections;
   for (int i = 0; i < 12; ++i) {
     test::sleep_ms(500);
     connections.insert(connections_to(relay.port()));
   }
-  const auto run =
+  const auto stored =
       test::stop_and_read_back(daemon, carbon, "tls", "sockpush.connection.tls", start);
-  const auto rounds = test::check_every_round_accounted(run.collected, run.stopped);
+  const auto rounds = test::check_every_round_accounted(stored.collected, stored.stopped);
   const auto round_count = rounds.last - rounds.first + 1;
   MESSAGE(round_count << " rounds of " << rounds.lines
                       << " lines stored; connections seen: " << *connections.rbegin());
   CHECK(connections == std::set<std::size_t>{1});
   // Over TLS whenever connected: the first round can be collected while
   // the connection is still being made (0 and 0).
-  const auto connected = carbon.fetch("tls.sockpush.connection.connected", start - 1, run.end + 1);
+  const auto connected =
+      carbon.fetch("tls.sockpush.connection.connected", start - 1, stored.end + 1);
   std::size_t over_tls = 0;
-  for (auto [ts, value] : run.also) {
+  for (auto [ts, value] : stored.also) {
     CHECK_MESSAGE(connected.count(ts) == 1, "no connection.connected at " << ts);
     if (connected.count(ts)) CHECK_MESSAGE(value == connected.at(ts), "not over TLS at " << ts);
     over_tls += value == 1.0;
   }
-  CHECK(over_tls + 1 >= run.also.size());
-  const auto reconnects = carbon.fetch("tls.sockpush.reconnects", start - 1, run.end + 1);
+  CHECK(over_tls + 1 >= stored.also.size());
+  const auto reconnects = carbon.fetch("tls.sockpush.reconnects", start - 1, stored.end + 1);
   REQUIRE_FALSE(reconnects.empty());
   CHECK(reconnects.rbegin()->second == 0.0);
 }
@@ -100,20 +95,19 @@ TEST_CASE(
   };
   for (const auto& row : rows) {
     CAPTURE(row.certificate);
-    test::temp_dir dir;
+    test::daemon_run run;
+    const auto& dir = run.dir;
     test::make_certificates(dir.path());
     test::line_sink sink(dir / "sink");
     tls_relay relay(dir.path(), dir / row.certificate, sink.port());
     const auto config = tls_carbon(dir, relay);
     test::write_file(dir / "sockpush.toml", config);
     const long long start = time(nullptr);
-    test::child daemon(
-        test::daemon_command({.config = dir / "sockpush.toml", .interval = "1", .prefix = "v"}), {},
-        dir / "log");
+    auto& daemon = run.start({.config = dir / "sockpush.toml", .interval = "1", .prefix = "v"});
     test::sleep_ms(3000);
-    const auto refused_log = test::read_file(dir / "log");
+    const auto refused_log = run.log();
     // Several attempts (every 0.2-0.5 s), one log line for the outage.
-    CHECK_MESSAGE(count_of(refused_log, row.reason) == 1, refused_log);
+    CHECK_MESSAGE(test::count_of(refused_log, row.reason) == 1, refused_log);
     CHECK(sink.data().empty());
 
     test::write_file(dir / "sockpush.toml",
@@ -127,9 +121,8 @@ TEST_CASE(
           return collected.timestamps.size() >= 5;
         },
         10000ms);
-    daemon.signal(SIGTERM);
-    CHECK(daemon.wait(10000ms) == 0);
-    REQUIRE_MESSAGE(caught_up, test::read_file(dir / "log"));
+    CHECK(run.stop() == 0);
+    REQUIRE_MESSAGE(caught_up, run.log());
     std::set<long long> seconds(collected.timestamps.begin(), collected.timestamps.end());
     // The daemon's first round (it counts 0 lines collected before it) and
     // every one after it.
@@ -160,15 +153,14 @@ struct kill_outcome {
 /// 60 rounds at 1 s through carbon-c-relay's TLS listener into a
 /// carbon-cache, the relay SIGKILLed every 15 s and back 1.5 s later.
 kill_outcome run_across_relay_kills(const std::string& carbon_settings, unsigned port_block) {
-  test::temp_dir dir;
+  test::daemon_run run;
+  const auto& dir = run.dir;
   test::make_certificates(dir.path());
   carbon_cache carbon(dir, "carbon", port_block);
   tls_relay relay(dir.path(), dir / "good.pem", carbon.line_port());
   test::write_file(dir / "sockpush.toml", tls_carbon(dir, relay, carbon_settings));
   const long long start = time(nullptr);
-  test::child daemon(
-      test::daemon_command({.config = dir / "sockpush.toml", .interval = "1", .prefix = "k"}), {},
-      dir / "log");
+  auto& daemon = run.start({.config = dir / "sockpush.toml", .interval = "1", .prefix = "k"});
   kill_outcome outcome;
   for (int i = 0; i < 3; ++i) {
     test::sleep_ms(15000);
@@ -178,11 +170,11 @@ kill_outcome run_across_relay_kills(const std::string& carbon_settings, unsigned
     relay.start();
   }
   test::sleep_ms(13500);
-  const auto run = test::stop_and_read_back(daemon, carbon, "k", "tcp.states.listen", start);
-  const auto rounds = test::check_every_round_accounted(run.collected, run.stopped);
+  const auto stored = test::stop_and_read_back(daemon, carbon, "k", "tcp.states.listen", start);
+  const auto rounds = test::check_every_round_accounted(stored.collected, stored.stopped);
   for (long long ts = rounds.first; ts <= rounds.last; ++ts)
-    if (!run.also.count(ts)) outcome.missing.push_back(ts);
-  outcome.stored = run.also.size();
+    if (!stored.also.count(ts)) outcome.missing.push_back(ts);
+  outcome.stored = stored.also.size();
   std::string missing, kills;
   for (auto ts : outcome.missing) missing += " " + std::to_string(ts - start);
   for (auto ts : outcome.kills) kills += " " + std::to_string(ts - start);
@@ -214,14 +206,13 @@ TEST_CASE("tls: carbon-c-relay SIGKILLed 3 times in 60 rounds: with replay_secon
 }
 
 TEST_CASE("tls: a reconnect resumes the TLS session, and the self-metric says so") {
-  test::temp_dir dir;
+  test::daemon_run run;
+  const auto& dir = run.dir;
   test::make_certificates(dir.path());
   test::line_sink sink(dir / "sink");
   tls_relay relay(dir.path(), dir / "good.pem", sink.port());
   test::write_file(dir / "sockpush.toml", tls_carbon(dir, relay, "reconnect_interval = 1\n"));
-  test::child daemon(
-      test::daemon_command({.config = dir / "sockpush.toml", .interval = "0.5", .prefix = "r"}), {},
-      dir / "log");
+  run.start({.config = dir / "sockpush.toml", .interval = "0.5", .prefix = "r"});
   test::series resumed;
   const bool seen = test::wait_until(
       [&] {
@@ -229,8 +220,7 @@ TEST_CASE("tls: a reconnect resumes the TLS session, and the self-metric says so
         return std::count(resumed.values.begin(), resumed.values.end(), 1) >= 2;
       },
       10000ms);
-  daemon.signal(SIGTERM);
-  CHECK(daemon.wait(10000ms) == 0);
+  CHECK(run.stop() == 0);
   std::string values;
   for (auto v : resumed.values) values += std::to_string(v);
   MESSAGE("tls_resumed, round by round: " << values << "; connections: " << sink.connections());
@@ -268,7 +258,8 @@ std::unique_ptr<test::child> mutual_tls_server(const test::temp_dir& dir, unsign
 
 TEST_CASE(
     "tls: sockpush send --tls: every line through the relay, a client certificate, refusals") {
-  test::temp_dir dir;
+  test::daemon_run run;
+  const auto& dir = run.dir;
   test::make_certificates(dir.path());
   test::line_sink sink(dir / "sink");
   tls_relay relay(dir.path(), dir / "good.pem", sink.port());
@@ -309,9 +300,8 @@ TEST_CASE(
 TEST_CASE(
     "tls: a relay that goes silent (no FIN, no RST): the lines whose ciphertext it never "
     "acknowledged are sent again") {
-  auto why = test::enter_private_network_namespace();
-  REQUIRE_MESSAGE(why.empty(), why);
-  test::temp_dir dir;
+  test::daemon_run run(test::network::private_namespace);
+  const auto& dir = run.dir;
   test::make_certificates(dir.path());
   test::line_sink sink(dir / "sink");
   tls_relay relay(dir.path(), dir / "good.pem", sink.port());
@@ -319,26 +309,22 @@ TEST_CASE(
   // back from ciphertext to lines, can bring those rounds back.
   test::write_file(dir / "sockpush.toml",
                    tls_carbon(dir, relay, "user_timeout = 2\nconnect_timeout = 1\n"));
-  test::child daemon(
-      test::daemon_command({.config = dir / "sockpush.toml", .interval = "1", .prefix = "s"}), {},
-      dir / "log");
+  run.start({.config = dir / "sockpush.toml", .interval = "1", .prefix = "s"});
   auto rounds = [&] { return test::metric(sink.data(), "s.tcp.states.listen").timestamps; };
   REQUIRE(test::wait_until([&] { return rounds().size() >= 2; }, 5000ms));
-  INFO("the daemon's log: " << test::read_file(dir / "log"));
+  INFO("the daemon's log: " << run.log());
   {
     test::packet_blackhole blackhole(relay.port());
     // Detected at user_timeout, by sockpush's own check ("... never
     // acknowledged") or, on a loaded machine, by the kernel's a moment later
     // ("Connection timed out"); either way SIOCOUTQ decides what is resent.
-    REQUIRE(test::wait_until(
-        [&] { return test::read_file(dir / "log").find(" lost: ") != std::string::npos; },
-        10000ms));
+    REQUIRE(
+        test::wait_until([&] { return run.log().find(" lost: ") != std::string::npos; }, 10000ms));
     test::sleep_ms(1500);
   }
   const auto before = rounds().size();
   REQUIRE(test::wait_until([&] { return rounds().size() >= before + 6; }, 15000ms));
-  daemon.signal(SIGTERM);
-  CHECK(daemon.wait(10000ms) == 0);
+  CHECK(run.stop() == 0);
   const auto ts = rounds();
   const std::set<long long> seconds(ts.begin(), ts.end());
   const auto replayed = test::metric(sink.data(), "s.sockpush.replayed_lines").values;
