@@ -419,22 +419,22 @@ struct section_keys {
 /// reads the file, refuses unknown keys and documents the defaults.
 std::vector<section_keys> file_sections(config& cfg, pending_values& p, listen_config& listener,
                                         exec_config& job) {
-  return {{"carbon", carbon_keys(cfg.carbon, p)},
-          {"collect", {{"interval", seconds(cfg.interval)}, {"prefix", text(cfg.prefix)}}},
-          {"collectors", collectors_keys(cfg.collectors)},
-          {"clock", clock_keys(cfg.clock)},
-          {"buffer", {{"max_bytes", integer(cfg.buffer_max_bytes, 4096, std::int64_t{1} << 32)}}},
-          {"daemon",
-           {{"shutdown_timeout", seconds(cfg.shutdown_timeout)},
-            {"state_dir", text(cfg.state_dir)}}},
-          {"send", {{"flush_ms", integer(p.flush_ms, 0, 10000)}}},
-          {"input",
-           {{"path_chars", choice(cfg.path_chars, {{"reject", path_policy::reject},
-                                                   {"sanitise", path_policy::sanitise},
-                                                   {"sanitize", path_policy::sanitise}})}}},
-          {"log", {{"level", text(cfg.log_level)}, {"target", text(cfg.log_target)}}},
-          {"listen", listen_keys(listener)},
-          {"exec", exec_keys(job)}};
+  return {
+      {"carbon", carbon_keys(cfg.carbon, p)},
+      {"collect", {{"interval", seconds(cfg.interval)}, {"prefix", text(cfg.prefix)}}},
+      {"collectors", collectors_keys(cfg.collectors)},
+      {"clock", clock_keys(cfg.clock)},
+      {"buffer", {{"max_bytes", integer(cfg.buffer_max_bytes, 4096, std::int64_t{1} << 32)}}},
+      {"daemon",
+       {{"shutdown_timeout", seconds(cfg.shutdown_timeout)}, {"state_dir", text(cfg.state_dir)}}},
+      {"send", {{"flush_ms", integer(p.flush_ms, 0, 10000)}}},
+      {"input",
+       {{"path_chars", choice(cfg.path_chars, {{"reject", path_policy::reject},
+                                               {"sanitise", path_policy::sanitise},
+                                               {"sanitize", path_policy::sanitise}})}}},
+      {"log", {{"level", text(cfg.log_level)}, {"target", text(cfg.log_target)}}},
+      {"listen", listen_keys(listener)},
+      {"exec", exec_keys(job)}};
 }
 
 void read_root(const toml::value& root, config& cfg) {

@@ -246,8 +246,9 @@ void delivery_fsm::replay(replay_scope scope) {
   // Carbon stopping: it may have dropped what it read in its last write
   // pass. Best effort within the history, so no warning when it holds less.
   if (after_failure && last_loss_->loss.by_peer() && cfg_.peer_close_replay_seconds.count() > 0)
-    from = std::min(from, std::max(history_.begin(), history_.first_written_since(
-                                                         last_loss_->at - cfg_.peer_close_replay_seconds)));
+    from = std::min(
+        from, std::max(history_.begin(), history_.first_written_since(
+                                             last_loss_->at - cfg_.peer_close_replay_seconds)));
   const auto lines = history_.lines_from(from);
   if (!lines.empty()) {
     const auto count = count_lines(lines);

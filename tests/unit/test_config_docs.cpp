@@ -133,7 +133,8 @@ TEST_CASE("config docs: the sample holds every key with its default, and no othe
 }
 
 TEST_CASE("config docs: sockpush.toml(5) has an entry and the default of every key") {
-  const auto man = from_man_page(test::read_file(SOCKPUSH_SOURCE_DIR "/packaging/man/sockpush.toml.5"));
+  const auto man =
+      from_man_page(test::read_file(SOCKPUSH_SOURCE_DIR "/packaging/man/sockpush.toml.5"));
   CHECK_MESSAGE(drift(man).empty(), drift(man));
 }
 

@@ -248,7 +248,8 @@ TEST_CASE("replay: replay_seconds re-sends from the first write at or after fail
 }
 
 TEST_CASE(
-    "replay: peer_close_replay_seconds re-sends the last seconds after the peer's FIN, not a timeout") {
+    "replay: peer_close_replay_seconds re-sends the last seconds after the peer's FIN, not a "
+    "timeout") {
   auto cfg = test::quick_timers();
   cfg.peer_close_replay_seconds = 1s;
   for (auto what : {fault::close, fault::silence}) {

@@ -69,8 +69,8 @@ outcome judge(delivery_sim& sim, const scenario& s) {
     bool in_window = false;
     if (auto written = sim.writes().find(line); sim.fault_time() && written != sim.writes().end())
       for (auto at : written->second)
-        in_window =
-            in_window || (at <= *sim.fault_time() && at + s.peer_close_replay_seconds >= *sim.fault_time());
+        in_window = in_window || (at <= *sim.fault_time() &&
+                                  at + s.peer_close_replay_seconds >= *sim.fault_time());
     if (!(s.peer_close_replay_seconds.count() > 0 && peer_ended && in_window)) {
       ++o.unexplained_duplicates;
       if (o.first_problem.empty())
