@@ -49,14 +49,9 @@ void check_consecutive_seconds(const std::vector<long long>& ts) {
 TEST_CASE("daemon: 30 rounds at --interval 0.2 use exactly one connection, every round arrives") {
   test::daemon_run run;
   const auto& dir = run.dir;
-  test::line_sink sink(dir / "sink");
-  run.start({.config = config_file(dir),
-             .carbon = test::loopback(sink.port()),
-             .interval = "0.2",
-             .prefix = "t"});
-  REQUIRE(test::wait_until(
-      [&] { return test::metric(sink.data(), ".tcp.states.established").values.size() >= 30; },
-      20000ms));
+  auto& sink = run.sink();
+  run.start({.config = config_file(dir), .carbon = run.carbon(), .interval = "0.2", .prefix = "t"});
+  REQUIRE(run.received(".tcp.states.established", 30, 20000ms));
   CHECK(run.stop() == 0);
 
   auto data = sink.data();
@@ -244,11 +239,10 @@ TEST_CASE(
 TEST_CASE("daemon: --once delivers one round over one connection and exits 0") {
   test::daemon_run run;
   const auto& dir = run.dir;
-  test::line_sink sink(dir / "sink");
+  auto& sink = run.sink();
   test::child once(
-      test::daemon_command(
-          {.config = config_file(dir), .carbon = test::loopback(sink.port()), .once = true}),
-      {}, dir / "log");
+      test::daemon_command({.config = config_file(dir), .carbon = run.carbon(), .once = true}), {},
+      dir / "log");
   CHECK(once.wait(10000ms) == 0);
   // Exit 0 means the sink's kernel acknowledged it; the sink may still be
   // reading. The round ends with the self-metrics.
@@ -266,17 +260,15 @@ TEST_CASE(
     "timestamps") {
   test::daemon_run run;
   const auto& dir = run.dir;
-  test::line_sink sink(dir / "sink");
+  auto& sink = run.sink();
   // The clock "becomes right" 3 s from now: what a router sees when NTP
   // finally answers, without changing this machine's clock.
   const auto trusted_from = static_cast<long long>(std::time(nullptr)) + 3;
   auto cfg = config_file(dir, "[clock]\nnot_before = " + std::to_string(trusted_from) + "\n");
-  run.start({.config = cfg, .carbon = test::loopback(sink.port()), .interval = "1", .prefix = "t"});
+  run.start({.config = cfg, .carbon = run.carbon(), .interval = "1", .prefix = "t"});
   test::sleep_ms(2000);
   CHECK(test::metric(sink.data(), ".tcp.states.established").values.empty());  // held, not sent
-  REQUIRE(test::wait_until(
-      [&] { return test::metric(sink.data(), ".tcp.states.established").values.size() >= 6; },
-      15000ms));
+  REQUIRE(run.received(".tcp.states.established", 6, 15000ms));
   CHECK(run.stop() == 0);
   auto ts = test::metric(sink.data(), ".tcp.states.established").timestamps;
   MESSAGE("timestamps " << ts.front() << ".." << ts.back() << ", clock trusted from "
@@ -397,15 +389,14 @@ TEST_CASE(
     "what it never acknowledged is sent again") {
   test::daemon_run run(test::network::private_namespace);
   const auto& dir = run.dir;
-  test::line_sink sink(dir / "sink");
+  auto& sink = run.sink();
   const auto port = std::to_string(sink.port());
   auto cfg = config_file(dir,
                          "[carbon]\nuser_timeout = 2\nconnect_timeout = 1\nreconnect_min = 0.2\n"
                          "reconnect_max = 0.5\n");
 
   run.start({.config = cfg, .carbon = "127.0.0.1:" + port, .interval = "1", .prefix = "t"});
-  REQUIRE(test::wait_until(
-      [&] { return test::metric(sink.data(), ".tcp.states.listen").values.size() >= 2; }, 5000ms));
+  REQUIRE(run.received(".tcp.states.listen", 2, 5000ms));
   // The peer goes silent: every packet to it is dropped, as when a carbon
   // host loses power. No FIN, no RST.
   test::packet_blackhole blackhole(sink.port());
@@ -512,15 +503,13 @@ TEST_CASE("daemon: rounds carbon never acknowledged by the SIGTERM deadline are 
   std::filesystem::create_directories(dir / "state");
   auto cfg = config_file(dir, "[daemon]\nshutdown_timeout = 1\nstate_dir = \"" + dir / "state" +
                                   "\"\n[carbon]\nreconnect_min = 0.2\nreconnect_max = 0.5\n");
-  test::line_sink sink(dir / "sink");
+  auto& sink = run.sink();
   const auto carbon = "127.0.0.1:" + std::to_string(sink.port());
   {
     test::child first(
         test::daemon_command({.config = cfg, .carbon = carbon, .interval = "1", .prefix = "t"}), {},
         dir / "log1");
-    REQUIRE(test::wait_until(
-        [&] { return test::metric(sink.data(), ".tcp.states.listen").values.size() >= 2; },
-        5000ms));
+    REQUIRE(run.received(".tcp.states.listen", 2, 5000ms));
     test::packet_blackhole blackhole(sink.port());
     test::sleep_ms(2200);  // two rounds into the silence
     first.signal(SIGTERM);

@@ -211,15 +211,11 @@ print('wrong', wrong)
 TEST_CASE("destinations: reconnect_interval moves the connection make-before-break, no line lost") {
   test::daemon_run run;
   const auto& dir = run.dir;
-  test::line_sink sink(dir / "sink");
+  auto& sink = run.sink();
   test::write_file(dir / "sockpush.toml", "[carbon]\nreconnect_interval = 1\n" + fixed_size_rounds);
-  run.start({.config = dir / "sockpush.toml",
-             .carbon = test::loopback(sink.port()),
-             .interval = "0.2",
-             .prefix = "mv"});
-  REQUIRE(test::wait_until(
-      [&] { return test::metric(sink.data(), ".sockpush.sent_lines").values.size() >= 30; },
-      20000ms));
+  run.start(
+      {.config = dir / "sockpush.toml", .carbon = run.carbon(), .interval = "0.2", .prefix = "mv"});
+  REQUIRE(run.received(".sockpush.sent_lines", 30, 20000ms));
   CHECK(run.stop() == 0);
   auto data = sink.data();
   auto log = run.log();

@@ -87,7 +87,7 @@ TEST_CASE(
     "refused and the old one keeps running") {
   test::daemon_run run;
   const auto& dir = run.dir;
-  test::line_sink sink(dir / "sink");
+  auto& sink = run.sink();
   auto config = dir / "sockpush.toml";
   auto write_config = [&](const std::string& prefix) {
     test::write_file(config, "[carbon]\naddress = \"127.0.0.1:" + std::to_string(sink.port()) +
@@ -133,7 +133,7 @@ TEST_CASE(
 TEST_CASE("SIGHUP while carbon is unreachable: the old configuration's rounds go to the new one") {
   test::daemon_run run;
   const auto& dir = run.dir;
-  test::line_sink sink(dir / "sink");
+  auto& sink = run.sink();
   auto config = dir / "sockpush.toml";
   auto write_config = [&](unsigned port, const std::string& prefix) {
     // shutdown_timeout: how long the old configuration tries an unreachable carbon.
@@ -149,9 +149,7 @@ TEST_CASE("SIGHUP while carbon is unreachable: the old configuration's rounds go
   write_config(sink.port(), "after");
   const long long reloaded = time(nullptr);
   daemon.signal(SIGHUP);
-  REQUIRE(test::wait_until(
-      [&] { return test::metric(sink.data(), "after.tcp.states.listen").values.size() >= 2; },
-      10000ms));
+  REQUIRE(run.received("after.tcp.states.listen", 2, 10000ms));
   CHECK(run.stop() == 0);
   // Carried over, oldest first, ahead of the new configuration's rounds:
   // every second from the first round to the last before the SIGHUP.

@@ -102,7 +102,7 @@ long long unread_bytes(unsigned port) {
 TEST_CASE("listen: tcp, udp, unix and bash's /dev/udp lines share the one carbon connection") {
   test::daemon_run run;
   const auto& dir = run.dir;
-  test::line_sink sink(dir / "sink");
+  auto& sink = run.sink();
   auto tcp_port = test::unused_port();
   auto udp_port = test::unused_port();
   auto unix_path = dir / "lines.sock";
@@ -166,7 +166,7 @@ TEST_CASE(
     "an idle close or at our stop is refused") {
   test::daemon_run run;
   const auto& dir = run.dir;
-  test::line_sink sink(dir / "sink");
+  auto& sink = run.sink();
   auto port = test::unused_port();
   auto cfg = write_config(dir, sink.port(),
                           "[[listen]]\naddress = \"tcp://127.0.0.1:" + std::to_string(port) +
@@ -240,7 +240,7 @@ TEST_CASE(
     "no inherited sockets, SIGPIPE at default") {
   test::daemon_run run;
   const auto& dir = run.dir;
-  test::line_sink sink(dir / "sink");
+  auto& sink = run.sink();
   auto cfg = write_config(dir, sink.port(), R"toml(
 [[exec]]
 name = "probe"
@@ -249,8 +249,7 @@ interval = 1
 prefix = true
 )toml");
   run.start({.config = cfg});
-  REQUIRE(test::wait_until(
-      [&] { return test::metric(sink.data(), "t.probe.value").values.size() >= 2; }, 10000ms));
+  REQUIRE(run.received("t.probe.value", 2, 10000ms));
   CHECK(run.stop() == 0);
   auto data = sink.data();
   auto value = test::metric(data, "t.probe.value");
@@ -271,7 +270,7 @@ TEST_CASE(
     "a missing program is a counted failure") {
   test::daemon_run run;
   const auto& dir = run.dir;
-  test::line_sink sink(dir / "sink");
+  auto& sink = run.sink();
   auto marker = dir / "running";
   auto cfg = write_config(dir, sink.port(),
                           R"(
@@ -327,7 +326,7 @@ TEST_CASE(
     "arrive") {
   test::daemon_run run(test::network::private_namespace);
   const auto& dir = run.dir;
-  test::line_sink sink(dir / "sink");
+  auto& sink = run.sink();
   auto port = test::unused_port();
   auto cfg = write_config(
       dir, sink.port(), "[[listen]]\naddress = \"tcp://127.0.0.1:" + std::to_string(port) + "\"\n");

@@ -209,7 +209,7 @@ TEST_CASE("tls: a reconnect resumes the TLS session, and the self-metric says so
   test::daemon_run run;
   const auto& dir = run.dir;
   test::make_certificates(dir.path());
-  test::line_sink sink(dir / "sink");
+  auto& sink = run.sink();
   tls_relay relay(dir.path(), dir / "good.pem", sink.port());
   test::write_file(dir / "sockpush.toml", tls_carbon(dir, relay, "reconnect_interval = 1\n"));
   run.start({.config = dir / "sockpush.toml", .interval = "0.5", .prefix = "r"});
@@ -261,7 +261,7 @@ TEST_CASE(
   test::daemon_run run;
   const auto& dir = run.dir;
   test::make_certificates(dir.path());
-  test::line_sink sink(dir / "sink");
+  auto& sink = run.sink();
   tls_relay relay(dir.path(), dir / "good.pem", sink.port());
   std::string lines;
   for (int i = 0; i < 20000; ++i)
@@ -303,7 +303,7 @@ TEST_CASE(
   test::daemon_run run(test::network::private_namespace);
   const auto& dir = run.dir;
   test::make_certificates(dir.path());
-  test::line_sink sink(dir / "sink");
+  auto& sink = run.sink();
   tls_relay relay(dir.path(), dir / "good.pem", sink.port());
   // No replay_seconds: only what SIOCOUTQ says is unacknowledged, mapped
   // back from ciphertext to lines, can bring those rounds back.
