@@ -12,7 +12,6 @@ endif()
 string(REGEX REPLACE "-.*" "" CMAKE_SYSTEM_PROCESSOR "${SOCKPUSH_MUSL_TARGET}")
 
 # The pinned Zig, installed on first use (checksum checked by the script).
-set(source_dir ${CMAKE_CURRENT_LIST_DIR}/../..)
 execute_process(COMMAND ${CMAKE_CURRENT_LIST_DIR}/install-zig
                 OUTPUT_VARIABLE zig OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE failed)
 if(failed)
