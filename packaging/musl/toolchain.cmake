@@ -56,6 +56,14 @@ endforeach()
 # code that asks for the LFS64 names.
 add_compile_definitions(_LIBCPP_ENABLE_CXX20_REMOVED_TYPE_TRAITS _LARGEFILE64_SOURCE)
 
+# Zig 0.11 dies (SIGSEGV) linking any C++ program for 32-bit ARM when the link
+# has -flto, even an empty main (C links). The objects stay LTO bitcode, and
+# its lld still optimises them together at the link without the flag; -fno-lto
+# comes after CMake's -flto=thin there, and the last one counts.
+if(SOCKPUSH_MUSL_TARGET MATCHES "^arm-")
+  set(CMAKE_CXX_LINK_OPTIONS_IPO -fno-lto)
+endif()
+
 # Nothing from the host: Zig brings musl's and libc++'s headers, and the
 # header-only dependencies come through SOCKPUSH_THIRD_PARTY_DIR, laid out
 # from the host's packages one directory each (packaging/cross/host-headers.cmake).
