@@ -424,7 +424,15 @@ std::vector<section_keys> file_sections(config& cfg, pending_values& p, listen_c
       {"collect", {{"interval", seconds(cfg.interval)}, {"prefix", text(cfg.prefix)}}},
       {"collectors", collectors_keys(cfg.collectors)},
       {"clock", clock_keys(cfg.clock)},
-      {"buffer", {{"max_bytes", integer(cfg.buffer_max_bytes, 4096, std::int64_t{1} << 32)}}},
+      {"buffer",
+       {{"max_bytes", integer(cfg.buffer_max_bytes, 4096, std::int64_t{1} << 32)},
+        {"spool_dir", text(cfg.spool.directory)},
+        {"spool_max_bytes", integer(cfg.spool.queue.max_bytes, 64 << 10, std::int64_t{1} << 40)},
+        {"spool_segment_bytes", integer(cfg.spool.queue.segment_bytes, 4096, 256 << 20)},
+        {"spool_sync_seconds", seconds(cfg.spool.queue.sync_interval)},
+        {"spool_replay_bytes_per_second",
+         integer(cfg.spool.replay_bytes_per_second, 1024, std::int64_t{1} << 40)},
+        {"spool_on_flash", boolean(cfg.spool.on_flash)}}},
       {"daemon",
        {{"shutdown_timeout", seconds(cfg.shutdown_timeout)}, {"state_dir", text(cfg.state_dir)}}},
       {"send", {{"flush_ms", integer(p.flush_ms, 0, 10000)}}},
@@ -475,6 +483,14 @@ void check_reconnect_bounds(const carbon_config& carbon) {
     throw config_error("carbon.reconnect_max must not be less than carbon.reconnect_min");
 }
 
+void check_spool_sizes(const outage_queue_settings& queue) {
+  if (queue.segment_bytes * 2 > queue.max_bytes)
+    throw config_error(fmt::format(
+        "[buffer] spool_segment_bytes ({}) must be at most half of spool_max_bytes ({}): the "
+        "queue drops whole segments when full",
+        queue.segment_bytes, queue.max_bytes));
+}
+
 void check_log_level(const std::string& level) {
   if (!is_log_level(level))
     throw config_error(fmt::format(
@@ -500,6 +516,7 @@ constexpr whole_check whole_checks[] = {
     {"carbon", "reconnect_max", [](const config& c) { check_reconnect_bounds(c.carbon); }},
     {"log", "target", [](const config& c) { check_log_target(c.log_target); }},
     {"log", "level", [](const config& c) { check_log_level(c.log_level); }},
+    {"buffer", "spool_segment_bytes", [](const config& c) { check_spool_sizes(c.spool.queue); }},
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdlib>
 
+#include "sockpush/buffer/spool.hpp"
 #include "sockpush/carbon/carbon_writer.hpp"
 #include "sockpush/carbon/destination.hpp"
 #include "sockpush/carbon/sharded_writer.hpp"
@@ -53,7 +54,6 @@ daemon::daemon(const config& cfg, bool once, config_source reload, std::string c
       round_timer_(io_),
       watchdog_timer_(io_),
       buffer_(cfg.buffer_max_bytes),
-      spool_(once ? std::string{} : state_directory(cfg)),
       clock_(cfg.clock, cfg.buffer_max_bytes / 2),
       writer_(make_writer(io_, cfg_, buffer_)),
       intake_(buffer_, [this] { writer_->wake(); }, {cfg.path_chars, {}}) {
@@ -71,8 +71,22 @@ daemon::daemon(const config& cfg, bool once, config_source reload, std::string c
     collectors_.push_back(std::make_unique<conntrack_collector>(c.conntrack_top_ports));
   if (c.settings) collectors_.push_back(std::make_unique<settings_collector>());
   collector_errors_.resize(collectors_.size());
-  // Oldest first: what the last run spooled, then what a reload carried over.
-  if (auto spooled = spool_.take(); !spooled.empty()) buffer_.push(spooled);
+  auto spool_settings = cfg_.spool;
+  if (spool_settings.directory.empty()) spool_settings.directory = state_directory(cfg_);
+  if (!once && !cfg_.carbon.destinations.empty() && !spool_settings.directory.empty()) {
+    spool_ = std::make_unique<outage_spool>(
+        io_, spool_settings, buffer_, [this] { return delivery_now(); },
+        [this] { writer_->wake(); });
+    // A quarter of the buffer per spill: few, large records, and room left
+    // for what keeps arriving.
+    buffer_.spill_to(spool_.get(), std::max<std::size_t>(buffer_.max_bytes() / 4, 1));
+  }
+  // Oldest first: what an earlier version spooled, then what a reload
+  // carried over (the outage queue's own lines are replayed beside them).
+  if (!once) {
+    if (auto spooled = take_old_spool(state_directory(cfg_)); !spooled.empty())
+      buffer_.push(spooled);
+  }
   if (!carried_lines.empty()) buffer_.push(carried_lines);
   // Listeners bind here, so a taken port fails the start with a clear error.
   for (const auto& l : cfg_.listeners)
@@ -88,6 +102,8 @@ void daemon::begin_shutdown(const char* why) {
   stopping_ = true;
   round_timer_.cancel();
   watchdog_timer_.cancel();
+  // No more replays: what the queue holds stays there for the next start.
+  if (spool_) spool_->stop();
   if (!next_config_) notifier_.stopping();  // a reload said RELOADING=1 instead
   // Sources stop first: what they already accepted is in the buffer and
   // goes out with the rest.
@@ -148,7 +164,8 @@ void daemon::collect_round(std::int64_t timestamp) {
 void daemon::add_self_metrics(round_lines& out) const {
   const auto stats = writer_->stats();
   // Every line is in exactly one place: collected_lines + received_lines ==
-  // sent_lines - replayed_lines + buffered_lines + dropped_lines.overflow.
+  // sent_lines - replayed_lines + buffered_lines + spool.lines +
+  // dropped_lines.{overflow, spool_full, spool_corrupt, spool_io_error}.
   out.add("sockpush.collected_lines", collected_lines_);
   out.add("sockpush.sent_lines", stats.sent_lines);
   out.add("sockpush.dropped_lines.overflow", buffer_.dropped_lines() + writer_->dropped_lines());
@@ -157,6 +174,7 @@ void daemon::add_self_metrics(round_lines& out) const {
           static_cast<std::uint64_t>(buffer_.lines() + writer_->pending_lines()));
   out.add("sockpush.reconnects", stats.reconnects);
   out.add("sockpush.replayed_lines", stats.replayed_lines);
+  add_spool_metrics(out);
   for (std::size_t i = 0; i < disconnect_cause_count; ++i)
     out.add(fmt::format("sockpush.disconnects.{}", disconnect_cause_names[i]),
             stats.disconnects.values[i]);
@@ -200,6 +218,31 @@ void daemon::add_self_metrics(round_lines& out) const {
     out.add(fmt::format("sockpush.exec.{}.failures", job->name()), s.failures);
     out.add(fmt::format("sockpush.exec.{}.skipped_rounds", job->name()), s.skipped);
   }
+}
+
+void daemon::add_spool_metrics(round_lines& out) const {
+  if (!spool_) return;
+  const auto& queue = spool_->queue();
+  const auto& s = queue.stats();
+  const auto oldest = queue.oldest_written_at();
+  const auto now = static_cast<std::int64_t>(system_clock::to_time_t(system_clock::now()));
+  out.add("sockpush.spool.bytes", queue.bytes());
+  out.add("sockpush.spool.segments", static_cast<std::uint64_t>(queue.segments()));
+  out.add("sockpush.spool.lines", queue.unread_lines());
+  out.add("sockpush.spool.oldest_age",
+          static_cast<std::uint64_t>(oldest ? std::max<std::int64_t>(now - *oldest, 0) : 0));
+  out.add("sockpush.spool.written_bytes", s.written_bytes);
+  out.add("sockpush.spool.fsyncs", s.fsyncs);
+  out.add("sockpush.spool.replayed_lines", s.replayed_lines);
+  out.add("sockpush.dropped_lines.spool_full", s.dropped_full);
+  out.add("sockpush.dropped_lines.spool_corrupt", s.dropped_corrupt);
+  out.add("sockpush.dropped_lines.spool_io_error", s.dropped_io_error);
+}
+
+delivery_progress daemon::delivery_now() const {
+  const auto link = writer_->connection();
+  return {.connected = link.connected,
+          .caught_up = link.connected && writer_->pending_lines() == 0 && link.unacked_bytes == 0};
 }
 
 asio::awaitable<void> daemon::run_rounds() {
@@ -289,6 +332,7 @@ int daemon::run() {
     signals_.cancel();
   });
   asio::co_spawn(io_, run_rounds(), rethrow_if_failed);
+  if (spool_) asio::co_spawn(io_, spool_->run(), rethrow_if_failed);
   if (!once_) {
     for (auto& l : listeners_) l->start();
     for (auto& job : exec_jobs_) job->start();
@@ -296,20 +340,13 @@ int daemon::run() {
   io_.run();
 
   if (once_) return writer_->delivered() ? 0 : 1;
-  if (!buffer_.empty() && !reload_requested()) {
-    if (spool_.enabled()) {
-      auto lines = buffer_.lines();
-      std::string undelivered;
-      buffer_.take(undelivered, buffer_.bytes());
-      if (auto failed = spool_.save(undelivered); failed.empty())
-        spdlog::info("{} undelivered lines written to the spool {}", lines, spool_.path());
-      else
-        spdlog::error("{} undelivered lines lost: {}", lines, failed);
-    } else {
-      spdlog::warn("{} undelivered lines lost at shutdown (set daemon.state_dir to keep them)",
-                   buffer_.lines());
-    }
-  }
+  // A reload carries the buffer over to the next configuration itself.
+  if (spool_)
+    spool_->close(writer_->delivered(), !reload_requested());
+  else if (!buffer_.empty() && !reload_requested())
+    spdlog::warn("{} undelivered lines lost at shutdown (set daemon.state_dir or "
+                 "buffer.spool_dir to keep them)",
+                 buffer_.lines());
   return writer_lost_output_ ? 1 : 0;
 }
 

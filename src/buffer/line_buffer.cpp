@@ -28,9 +28,22 @@ std::size_t count_lines(std::string_view text) {
 
 line_buffer::line_buffer(std::size_t max_bytes) : max_bytes_(max_bytes) {}
 
+void line_buffer::spill_to(overflow_sink* sink, std::size_t block_bytes) {
+  sink_ = sink;
+  spill_block_ = block_bytes;
+}
+
+void line_buffer::overflow(std::string_view lines, std::size_t line_count) {
+  if (sink_)
+    sink_->spill(lines, line_count);
+  else
+    dropped_lines_ += line_count;
+}
+
 void line_buffer::make_room(std::size_t incoming) {
   if (bytes() + incoming <= max_bytes_) return;
   std::size_t must_free = bytes() + incoming - max_bytes_;
+  if (sink_) must_free = std::max(must_free, spill_block_);
   std::string_view held(data_.data() + head_, bytes());
   std::size_t cut = 0;
   std::size_t dropped = 0;
@@ -39,9 +52,10 @@ void line_buffer::make_room(std::size_t incoming) {
     cut = nl + 1;  // held always ends with '\n'
     ++dropped;
   }
+  overflow(held.substr(0, cut), dropped);
   head_ += cut;
+  front_position_ += cut;
   lines_ -= dropped;
-  dropped_lines_ += dropped;
   compact();
 }
 
@@ -57,8 +71,11 @@ void line_buffer::push(std::string_view text, std::size_t line_count) {
     // line boundary from which the rest fits on its own.
     std::size_t start = text.size() - max_bytes_;
     std::size_t keep_from = text[start - 1] == '\n' ? start : text.find('\n', start) + 1;
+    // The incoming lines are newer than all that is held: those go first.
+    make_room(max_bytes_);
     auto dropped = count_lines(text.substr(0, keep_from));
-    dropped_lines_ += dropped;
+    overflow(text.substr(0, keep_from), dropped);
+    front_position_ += keep_from;
     line_count -= dropped;
     text = text.substr(keep_from);
   }
@@ -89,6 +106,7 @@ std::size_t line_buffer::take(std::string& out, std::size_t max_bytes) {
     // All of it, without a copy.
     out.swap(data_);
     data_.clear();
+    front_position_ += out.size();
     auto n = lines_;
     lines_ = 0;
     return n;
@@ -105,6 +123,7 @@ std::size_t line_buffer::take(std::string& out, std::size_t max_bytes) {
   std::size_t n = (end == held.size()) ? lines_ : count_lines(moved);
   out.append(moved);
   head_ += end;
+  front_position_ += end;
   lines_ -= n;
   compact();
   return n;
@@ -114,6 +133,7 @@ void line_buffer::put_back(std::string_view text) {
   assert(text.empty() || text.back() == '\n');
   if (text.empty()) return;
   std::size_t n = count_lines(text);
+  front_position_ -= std::min<std::uint64_t>(front_position_, text.size());
   if (text.size() <= head_) {
     head_ -= text.size();
     std::memcpy(data_.data() + head_, text.data(), text.size());
@@ -128,6 +148,7 @@ void line_buffer::put_back(std::string_view text) {
 
 std::size_t line_buffer::clear() {
   std::size_t n = lines_;
+  front_position_ += bytes();
   data_.clear();
   head_ = 0;
   lines_ = 0;

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string_view>
 
+#include "sockpush/buffer/queue_record.hpp"
 #include "sockpush/buffer/spool.hpp"
 #include "sockpush/collect/clock_hold.hpp"
 #include "sockpush/collect/round_lines.hpp"
@@ -151,31 +152,28 @@ TEST_CASE("clock hold: bounded, the oldest rounds go first and are counted") {
   CHECK(restamp_lines("x 1 5\nbroken\ny 2 6\n", 9) == "x 1 9\ny 2 9\n");
 }
 
-TEST_CASE("spool: lines saved at shutdown load once at the next start, in the same format") {
+TEST_CASE("old spool: a spool file of sockpush 0.1 loads once") {
   test::temp_dir dir;
-  spool s(dir.path());
-  REQUIRE(s.enabled());
-  CHECK(s.take().empty());  // none yet
-  CHECK(s.save("a.b 1 1\nc.d 2 2\n").empty());
-  // The format files written by earlier versions have: CRC-32 as zlib's.
-  CHECK(test::read_file(s.path()) == "sockpush-spool 1 16 276eab89\na.b 1 1\nc.d 2 2\n");
-  CHECK(crc32("123456789") == 0xCBF43926U);
-  CHECK(s.take() == "a.b 1 1\nc.d 2 2\n");
-  CHECK_FALSE(std::filesystem::exists(s.path()));
-  CHECK(s.take().empty());
-  CHECK_FALSE(spool("").enabled());
+  const auto path = dir.path() + "/spool";
+  CHECK(take_old_spool(dir.path()).empty());  // none
+  test::write_file(path, "sockpush-spool 1 16 276eab89\na.b 1 1\nc.d 2 2\n");
+  CHECK(crc32("123456789") == 0xCBF43926U);  // zlib's CRC-32, as that version wrote it
+  CHECK(take_old_spool(dir.path()) == "a.b 1 1\nc.d 2 2\n");
+  CHECK_FALSE(std::filesystem::exists(path));
+  CHECK(take_old_spool(dir.path()).empty());
+  CHECK(take_old_spool("").empty());
 }
 
-TEST_CASE("spool: a corrupt or truncated file is set aside, not loaded") {
+TEST_CASE("old spool: a corrupt or truncated file is set aside, not loaded") {
   test::temp_dir dir;
-  spool s(dir.path());
+  const auto path = dir.path() + "/spool";
   for (const std::string bad : {"sockpush-spool 1 16 276eab89\na.b 1 1\nc.d 2",      // truncated
                                 "sockpush-spool 1 16 00000000\na.b 1 1\nc.d 2 2\n",  // checksum
                                 "not a spool\n", "sockpush-spool 1 x y\n"}) {
-    test::write_file(s.path(), bad);
-    CHECK(s.take().empty());
-    CHECK(test::read_file(s.path() + ".corrupt") == bad);
-    CHECK_FALSE(std::filesystem::exists(s.path()));
+    test::write_file(path, bad);
+    CHECK(take_old_spool(dir.path()).empty());
+    CHECK(test::read_file(path + ".corrupt") == bad);
+    CHECK_FALSE(std::filesystem::exists(path));
   }
 }
 

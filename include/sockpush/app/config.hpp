@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "sockpush/buffer/outage_spool.hpp"
 #include "sockpush/carbon/carbon_config.hpp"
 #include "sockpush/collect/collect_config.hpp"
 #include "sockpush/common/config_error.hpp"
@@ -29,10 +30,12 @@ struct config {
   milliseconds interval{10000};
   /// Cap on lines waiting for carbon, in bytes.
   std::size_t buffer_max_bytes = 4 * 1024 * 1024;
+  /// [buffer] spool_*: the outage queue on disk (directory "": state_dir).
+  outage_spool_settings spool;
   /// How long SIGTERM/SIGINT or --once may spend delivering what is buffered.
   milliseconds shutdown_timeout{5000};
-  /// Where undelivered lines are spooled at shutdown; empty: systemd's
-  /// $STATE_DIRECTORY if set, else no spool.
+  /// The outage queue's directory when spool.directory is empty; empty:
+  /// systemd's $STATE_DIRECTORY if set, else no outage queue.
   std::string state_dir;
   /// `sockpush send`: its carbon.flush_delay ([send] flush_ms, --flush-ms).
   milliseconds send_flush_ms{50};

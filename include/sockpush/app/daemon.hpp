@@ -11,7 +11,7 @@
 #include "sockpush/app/config.hpp"
 #include "sockpush/app/service_notify.hpp"
 #include "sockpush/buffer/line_buffer.hpp"
-#include "sockpush/buffer/spool.hpp"
+#include "sockpush/buffer/outage_spool.hpp"
 #include "sockpush/carbon/line_writer.hpp"
 #include "sockpush/collect/clock_hold.hpp"
 #include "sockpush/collect/collector.hpp"
@@ -52,6 +52,8 @@ class daemon {
   asio::awaitable<void> run_rounds();
   void collect_round(std::int64_t timestamp);
   void add_self_metrics(round_lines& out) const;
+  void add_spool_metrics(round_lines& out) const;
+  delivery_progress delivery_now() const;
   void begin_shutdown(const char* why);
 
   config cfg_;
@@ -65,9 +67,11 @@ class daemon {
   asio::steady_timer round_timer_;
   asio::steady_timer watchdog_timer_;
   line_buffer buffer_;
-  spool spool_;
   clock_hold clock_;
   std::unique_ptr<line_writer> writer_;
+  /// The outage queue on disk; null without a directory, with --once and
+  /// without carbon.
+  std::unique_ptr<outage_spool> spool_;
   line_intake intake_;
   std::vector<std::unique_ptr<listener>> listeners_;
   std::vector<std::unique_ptr<exec_job>> exec_jobs_;

@@ -2,7 +2,7 @@
 // exec jobs) and the writer. It holds complete '\n'-terminated lines in one contiguous
 // byte string, so a batch can go to the socket in one write, and it never
 // grows beyond its byte cap: when full it drops the oldest whole lines and
-// counts them.
+// counts them, or, with an overflow sink (the outage queue), hands them to it.
 #pragma once
 
 #include <cstddef>
@@ -11,6 +11,16 @@
 #include <string_view>
 
 namespace sockpush {
+
+/// Takes the oldest lines when the buffer is full (and counts what it
+/// cannot keep itself).
+class overflow_sink {
+ public:
+  virtual void spill(std::string_view lines, std::size_t line_count) = 0;
+
+ protected:
+  ~overflow_sink() = default;
+};
 
 class line_buffer {
  public:
@@ -42,12 +52,25 @@ class line_buffer {
   /// Lines dropped because the buffer was full, since construction.
   std::uint64_t dropped_lines() const { return dropped_lines_; }
 
+  /// From now on, lines that do not fit go to `sink` instead of being
+  /// dropped, at least `block_bytes` at a time (fewer, larger writes).
+  void spill_to(overflow_sink* sink, std::size_t block_bytes);
+
+  /// The buffered bytes as a stream position: bytes that left the front
+  /// (taken, dropped, spilled) minus bytes put back; back_position() is the
+  /// position after the last buffered byte. Once front_position() has
+  /// passed a position, everything pushed before it has left the buffer.
+  std::uint64_t front_position() const { return front_position_; }
+  std::uint64_t back_position() const { return front_position_ + bytes(); }
+
   /// Drops everything (shutdown with nowhere to deliver); returns lines dropped.
   std::size_t clear();
 
  private:
-  /// Drops whole lines from the front until `incoming` more bytes fit.
+  /// Drops (or spills) whole lines from the front until `incoming` more bytes fit.
   void make_room(std::size_t incoming);
+  /// Lines that do not fit: to the sink, or counted as dropped.
+  void overflow(std::string_view lines, std::size_t line_count);
   void compact();
 
   std::string data_;       ///< Buffered bytes are data_[head_, size()).
@@ -55,6 +78,9 @@ class line_buffer {
   std::size_t lines_ = 0;  ///< Newlines in the buffered bytes.
   std::size_t max_bytes_;
   std::uint64_t dropped_lines_ = 0;
+  std::uint64_t front_position_ = 0;
+  overflow_sink* sink_ = nullptr;
+  std::size_t spill_block_ = 0;
 };
 
 /// Number of '\n' in `text`.
