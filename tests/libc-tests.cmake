@@ -15,7 +15,7 @@ set(libc_tests
   "listen: a non-loopback address needs allow_remote, a taken port fails the start"
   "exec: job lines get the round's timestamp and the prefix, stderr is logged, no inherited sockets, SIGPIPE at default"
   "exec: an overrunning job is killed with its children, runs never overlap, a missing program is a counted failure"
-  "daemon: lines undelivered at SIGTERM are spooled and sent first at the next start"
+  "daemon: lines undelivered at SIGTERM go to the outage queue and are sent at the next start"
   "daemon: SIGTERM with a write blocked on a carbon that never reads: out by shutdown_timeout"
   "send: SIGINT to a send stuck on carbon ends the input, a second SIGINT ends it at once"
   "SIGHUP: a valid new config replaces the old over a new connection, an invalid one is refused and the old one keeps running"
