@@ -72,6 +72,13 @@ std::string checked_directory(const outage_spool_settings& settings) {
   return dir;
 }
 
+/// A full or read-only disk is tried again as often as a sync is due.
+outage_queue_settings retrying_every_sync(outage_queue_settings queue) {
+  queue.retry_interval =
+      std::max<std::chrono::milliseconds>(queue.sync_interval, std::chrono::seconds(1));
+  return queue;
+}
+
 std::int64_t wall_seconds() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
 }  // namespace
@@ -85,7 +92,7 @@ outage_spool::outage_spool(asio::io_context& io, const outage_spool_settings& se
       wake_writer_(std::move(wake_writer)),
       timer_(io),
       files_(checked_directory(settings)),
-      queue_(files_, settings.queue, clock::now()) {}
+      queue_(files_, retrying_every_sync(settings.queue), clock::now()) {}
 
 void outage_spool::spill(std::string_view lines, std::size_t line_count) {
   queue_.append(lines, line_count, clock::now(), wall_seconds());
@@ -105,11 +112,22 @@ asio::awaitable<void> outage_spool::run() {
     const auto delivery = progress_();
     if (delivery.caught_up) queue_.release(buffer_.front_position(), now);
     auto wake = queue_.next_due().value_or(clock::time_point::max());
-    if (delivery.connected && (queue_.has_unread() || queue_.awaits_release())) {
-      refill(now);
-      wake = std::min(wake, now + replay_step);
+    if (delivery.connected) {
+      next_flush_.reset();
+      if (queue_.has_unread() || queue_.awaits_release()) {
+        refill(now);
+        wake = std::min(wake, now + replay_step);
+      }
     } else {
       last_refill_.reset();
+      // A reconnect within half a sync interval writes nothing.
+      const auto flush_every = settings_.queue.sync_interval / 2;
+      if (!next_flush_) next_flush_ = now + flush_every;
+      if (now >= *next_flush_) {
+        flush_buffer(now);
+        next_flush_ = now + flush_every;
+      }
+      wake = std::min(wake, *next_flush_);
       if (queue_.has_unread()) wake = std::min(wake, now + reconnect_check);
     }
     timer_.expires_at(wake);
@@ -138,6 +156,15 @@ void outage_spool::refill(clock::time_point now) {
   if (handed_out) wake_writer_();
 }
 
+void outage_spool::flush_buffer(clock::time_point now) {
+  std::string lines;
+  while (!buffer_.empty()) {
+    lines.clear();
+    auto n = buffer_.take(lines, static_cast<std::size_t>(settings_.queue.segment_bytes));
+    queue_.append(lines, n, now, wall_seconds());
+  }
+}
+
 void outage_spool::close(bool writer_delivered, bool keep_buffer) {
   stop();
   const auto now = clock::now();
@@ -145,12 +172,7 @@ void outage_spool::close(bool writer_delivered, bool keep_buffer) {
   if (keep_buffer && !buffer_.empty()) {
     const auto lines = buffer_.lines();
     const auto lost_before = queue_.stats().dropped_io_error;
-    std::string undelivered;
-    while (!buffer_.empty()) {
-      undelivered.clear();
-      auto n = buffer_.take(undelivered, static_cast<std::size_t>(settings_.queue.segment_bytes));
-      queue_.append(undelivered, n, now, wall_seconds());
-    }
+    flush_buffer(now);
     if (auto lost = queue_.stats().dropped_io_error - lost_before; lost > 0)
       spdlog::error("{} undelivered lines lost at shutdown: the outage queue {} cannot take them",
                     lost, settings_.directory);

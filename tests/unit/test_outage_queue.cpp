@@ -72,7 +72,7 @@ TEST_CASE("outage queue: lines come back out in order, one record per append") {
   CHECK_FALSE(q.has_unread());
 }
 
-TEST_CASE("outage queue: records never span segments; a big append is split at lines") {
+TEST_CASE("outage queue: records never span segments, a big append is split at lines") {
   memory_queue_files files;
   outage_queue q(files, small(1024), t0);
   const auto text = lines("big", 100);  // about 2.3 KB

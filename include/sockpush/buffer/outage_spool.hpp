@@ -1,5 +1,8 @@
-// The outage queue's I/O shell: it owns the directory, takes the memory
-// buffer's overflow, syncs on time, and while carbon is reachable feeds the
+// The outage queue's I/O shell: it owns the directory and takes the memory
+// buffer's overflow. While carbon stays unreachable it also moves everything
+// buffered to the queue every half sync interval, so a kill loses nothing
+// older than that, and the queue's own sync bounds what a power cut loses.
+// While carbon is reachable it feeds the
 // queued lines back into the buffer, paced (replay_bytes_per_second) so
 // that fresh rounds keep going out on time and a carbon that has just come
 // back is not flooded. A segment is deleted once the writer has caught up
@@ -58,6 +61,8 @@ class outage_spool final : public overflow_sink {
 
  private:
   void refill(clock::time_point now);
+  /// Everything buffered goes to the queue.
+  void flush_buffer(clock::time_point now);
 
   outage_spool_settings settings_;
   line_buffer& buffer_;
@@ -69,6 +74,8 @@ class outage_spool final : public overflow_sink {
   /// Replay budget in bytes (a token bucket, refilled at the replay rate).
   double budget_ = 0;
   std::optional<clock::time_point> last_refill_;
+  /// While carbon is unreachable: when the buffer next goes to disk.
+  std::optional<clock::time_point> next_flush_;
   bool stopped_ = false;
 };
 

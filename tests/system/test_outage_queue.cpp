@@ -1,0 +1,339 @@
+// The outage queue with real processes, kills and file systems: SIGKILLs in
+// an outage, a healthy carbon that must cost no disk I/O, a full and a
+// read-only file system, and the pace of a replay. In a private network
+// namespace (and, for the mounts, a private mount namespace).
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "support/daemon_run.hpp"
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+/// Feeds a sockpush TCP listener with unique lines "feed.line <seq> <now>",
+/// and remembers when each was accepted by the kernel.
+class feeder {
+ public:
+  explicit feeder(unsigned port, std::size_t line_bytes = 0) : port_(port), pad_(line_bytes, 'x') {}
+  ~feeder() { disconnect(); }
+
+  /// Sends `n` lines; false (and nothing counted) if the listener is gone.
+  bool send(int n) {
+    if (fd_ < 0 && !connect_once()) return false;
+    std::string text;
+    const auto now = std::time(nullptr);
+    for (int i = 0; i < n; ++i)
+      text += "feed.line" + pad_ + " " + std::to_string(next_ + static_cast<std::uint64_t>(i)) +
+              " " + std::to_string(now) + "\n";
+    std::size_t sent = 0;
+    while (sent < text.size()) {
+      auto r = ::send(fd_, text.data() + sent, text.size() - sent, MSG_NOSIGNAL);
+      if (r <= 0) {
+        disconnect();
+        return false;
+      }
+      sent += static_cast<std::size_t>(r);
+    }
+    const auto at = clock_type::now();
+    for (int i = 0; i < n; ++i) fed_at_.emplace(next_++, at);
+    return true;
+  }
+  /// Feeds `lines_per_50ms` every 50 ms for `how_long`.
+  void feed_for(std::chrono::milliseconds how_long, int lines_per_50ms) {
+    const auto end = clock_type::now() + how_long;
+    while (clock_type::now() < end) {
+      send(lines_per_50ms);
+      test::sleep_ms(50);
+    }
+  }
+  void disconnect() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  const std::map<std::uint64_t, clock_type::time_point>& fed() const { return fed_at_; }
+
+ private:
+  bool connect_once() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    auto addr = test::ipv4("127.0.0.1", static_cast<std::uint16_t>(port_));
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      disconnect();
+      return false;
+    }
+    return true;
+  }
+
+  unsigned port_;
+  std::string pad_;
+  int fd_ = -1;
+  std::uint64_t next_ = 0;
+  std::map<std::uint64_t, clock_type::time_point> fed_at_;
+};
+
+/// The sequence numbers of the feed lines in Graphite plaintext.
+std::set<std::uint64_t> fed_lines_in(const std::string& data) {
+  std::set<std::uint64_t> seen;
+  std::istringstream in(data);
+  std::string path, value;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.starts_with("feed.line")) continue;
+    std::istringstream words(line);
+    words >> path >> value;
+    seen.insert(std::stoull(value));
+  }
+  return seen;
+}
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+std::uint64_t files_in(const std::filesystem::path& dir) {
+  std::uint64_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir)) ++n;
+  return n;
+}
+
+std::uint64_t bytes_in(const std::filesystem::path& dir) {
+  std::uint64_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.is_regular_file()) n += e.file_size();
+  return n;
+}
+
+/// A config with a TCP listener on `listen_port` and the queue in `queue_dir`.
+std::string queue_config(const test::daemon_run& run, unsigned listen_port,
+                         const std::string& queue_dir, const std::string& buffer_extra = {}) {
+  return run.config("[collectors]\nephemeral_top = 0\nconntrack_top_ports = 0\n"
+                    "[carbon]\nreconnect_min = 0.2\nreconnect_max = 0.5\n"
+                    "[buffer]\nmax_bytes = 65536\nspool_sync_seconds = 1\nspool_dir = \"" +
+                    queue_dir + "\"\n" + buffer_extra + "[[listen]]\naddress = \"tcp://127.0.0.1:" +
+                    std::to_string(listen_port) + "\"\n");
+}
+
+std::unique_ptr<test::child> start_daemon(const std::string& config, unsigned carbon_port,
+                                          const std::string& log) {
+  return std::make_unique<test::child>(
+      test::daemon_command({.config = config,
+                            .carbon = test::loopback(carbon_port),
+                            .interval = "1",
+                            .prefix = "t"}),
+      std::string{}, log);
+}
+
+/// Waits until the listener accepts.
+bool listening(unsigned port) {
+  return test::wait_until(
+      [&] {
+        int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        auto addr = test::ipv4("127.0.0.1", static_cast<std::uint16_t>(port));
+        bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+        ::close(fd);
+        return ok;
+      },
+      5000ms);
+}
+
+/// This process (and the daemons it starts) in a mount namespace of its own,
+/// so the test's mounts vanish with it.
+void enter_private_mount_namespace() {
+  REQUIRE_MESSAGE(::unshare(CLONE_NEWNS) == 0, "unshare(CLONE_NEWNS): ", std::strerror(errno));
+  REQUIRE(::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("outage queue: SIGKILL at 20 random points of an outage, every line fed a sync interval before a kill arrives") {
+  test::daemon_run run(test::network::private_namespace);
+  const auto queue_dir = run.dir / "queue";
+  const auto listen_port = test::unused_port();
+  const auto carbon_port = test::unused_port();
+  const auto cfg = queue_config(run, listen_port, queue_dir);
+  feeder feed(listen_port);
+  const unsigned seed = 2512;
+  std::mt19937 random(seed);
+  std::uniform_int_distribution<int> run_ms(600, 2500);
+  std::set<std::uint64_t> required;
+  for (int kill = 0; kill < 20; ++kill) {
+    auto daemon = start_daemon(cfg, carbon_port, run.dir / ("log" + std::to_string(kill)));
+    REQUIRE(listening(listen_port));
+    const auto started_at = clock_type::now();
+    feed.feed_for(std::chrono::milliseconds(run_ms(random)), 50);
+    const auto killed_at = clock_type::now();
+    daemon->signal(SIGKILL);
+    CHECK(daemon->wait(5000ms) == 128 + SIGKILL);
+    feed.disconnect();
+    // What this daemon took in at least spool_sync_seconds before its kill.
+    for (const auto& [seq, at] : feed.fed())
+      if (at >= started_at && at + 1s <= killed_at) required.insert(seq);
+  }
+  const auto on_disk = bytes_in(queue_dir);
+  test::line_sink sink(run.dir / "sink", carbon_port);
+  auto daemon = start_daemon(cfg, carbon_port, run.dir / "log-last");
+  std::set<std::uint64_t> arrived;
+  const bool all = test::wait_until(
+      [&] {
+        arrived = fed_lines_in(sink.data());
+        return std::includes(arrived.begin(), arrived.end(), required.begin(), required.end());
+      },
+      60000ms);
+  daemon->signal(SIGTERM);
+  CHECK(daemon->wait(10000ms) == 0);
+  std::vector<std::uint64_t> missing;
+  std::set_difference(required.begin(), required.end(), arrived.begin(), arrived.end(),
+                      std::back_inserter(missing));
+  MESSAGE("seed " << seed << ": " << feed.fed().size() << " lines fed over 20 kills, "
+                  << required.size() << " fed at least 1 s before a kill, " << arrived.size()
+                  << " arrived, " << missing.size() << " of those missing; " << on_disk
+                  << " bytes queued at the end of the outage");
+  CHECK(all);
+  CHECK(missing.empty());
+  if (!missing.empty()) {
+    std::string first;
+    for (std::size_t i = 0; i < std::min<std::size_t>(missing.size(), 20); ++i)
+      first += " " + std::to_string(missing[i]);
+    MESSAGE("first missing:" << first);
+    MESSAGE(test::read_file(run.dir / "log-last"));
+  }
+  CHECK(required.size() > 5000);
+  CHECK(sink.connections() == 1);
+}
+
+TEST_CASE("outage queue: with carbon healthy, nothing is written to disk and nothing is synced") {
+  test::daemon_run run(test::network::private_namespace);
+  const auto queue_dir = run.dir / "queue";
+  const auto listen_port = test::unused_port();
+  const char* env = std::getenv("SOCKPUSH_STEADY_SECONDS");
+  const int seconds = env ? std::atoi(env) : 30;
+  auto& sink = run.sink();
+  auto daemon = start_daemon(queue_config(run, listen_port, queue_dir), sink.port(),
+                             run.dir / "log");
+  REQUIRE(listening(listen_port));
+  REQUIRE(run.received(".sockpush.sent_lines", 2, 10000ms));
+  const auto io_file = "/proc/" + std::to_string(daemon->pid()) + "/io";
+  auto write_bytes = [&] {
+    const auto io = test::read_file(io_file);
+    const auto at = io.find("\nwrite_bytes: ");
+    return std::stoull(io.substr(at + 14));
+  };
+  test::child strace({"strace", "-f", "-qq", "-e",
+                      "trace=fsync,fdatasync,sync,syncfs,sync_file_range,msync", "-o",
+                      run.dir / "syncs", "-p", std::to_string(daemon->pid())});
+  test::sleep_ms(500);  // strace attached
+  const auto written_before = write_bytes();
+  feeder feed(listen_port);
+  feed.feed_for(std::chrono::seconds(seconds), 50);
+  const auto written = write_bytes() - written_before;
+  strace.signal(SIGINT);
+  strace.wait(5000ms);
+  const auto syncs = count_of(test::read_file(run.dir / "syncs"), "sync");
+  REQUIRE(test::wait_until([&] { return fed_lines_in(sink.data()).size() == feed.fed().size(); },
+                           10000ms));
+  MESSAGE(seconds << " s healthy, " << feed.fed().size() << " lines fed: write_bytes +"
+                  << written << ", " << syncs << " sync calls, " << files_in(queue_dir)
+                  << " files in spool_dir");
+  CHECK(written == 0);
+  CHECK(syncs == 0);
+  CHECK(files_in(queue_dir) == 0);
+  daemon->signal(SIGTERM);
+  CHECK(daemon->wait(10000ms) == 0);
+}
+
+namespace {
+
+/// Carbon down, a full or read-only queue directory: one warning, the lines
+/// counted, the daemon collecting on; then the directory works again and
+/// the queue with it; then carbon is back and gets the lines and counters.
+void check_queue_fault(const std::string& mount_broken, const std::string& mount_fixed,
+                       const std::string& error_text, int lines_per_50ms, std::size_t line_bytes) {
+  enter_private_mount_namespace();
+  test::daemon_run run(test::network::private_namespace);
+  const auto queue_dir = run.dir / "queue";
+  std::filesystem::create_directories(queue_dir);
+  const auto listen_port = test::unused_port();
+  const auto carbon_port = test::unused_port();
+  // "DIR" in the commands stands for the queue directory.
+  auto sh = [&](std::string command) {
+    for (auto at = command.find("DIR"); at != std::string::npos; at = command.find("DIR"))
+      command.replace(at, 3, "'" + queue_dir + "'");
+    int code = 0;
+    auto out = test::run_capture(command + " 2>&1", &code);
+    REQUIRE_MESSAGE(code == 0, command, ": ", out);
+  };
+  sh(mount_broken);
+  auto daemon =
+      start_daemon(queue_config(run, listen_port, queue_dir), carbon_port, run.dir / "log");
+  REQUIRE(listening(listen_port));
+  feeder feed(listen_port, line_bytes);
+  const bool failed = test::wait_until(
+      [&] {
+        feed.send(lines_per_50ms);
+        return test::read_file(run.dir / "log").find(error_text) != std::string::npos;
+      },
+      20000ms);
+  CHECK(failed);
+  feed.feed_for(3000ms, lines_per_50ms);  // retried every second, warned once
+  const auto log = test::read_file(run.dir / "log");
+  CHECK(count_of(log, "keeping lines in memory only") == 1);
+  CHECK(daemon->running());
+  sh(mount_fixed);
+  const bool works = test::wait_until(
+      [&] {
+        feed.send(lines_per_50ms);
+        return test::read_file(run.dir / "log").find("outage queue works again") !=
+               std::string::npos;
+      },
+      10000ms);
+  CHECK(works);
+  const auto fed_after_recovery = feed.fed().rbegin()->first;
+  feed.feed_for(1500ms, 5);
+  test::line_sink sink(run.dir / "sink", carbon_port);
+  // The counter reaches carbon, and lines queued since the recovery arrive.
+  REQUIRE(test::wait_until(
+      [&] {
+        auto s = test::metric(sink.data(), ".sockpush.dropped_lines.spool_io_error");
+        return !s.values.empty() && s.values.back() > 0;
+      },
+      30000ms));
+  const auto arrived = fed_lines_in(sink.data());
+  CHECK(arrived.count(fed_after_recovery) == 1);
+  CHECK(arrived.count(feed.fed().rbegin()->first) == 1);
+  MESSAGE(error_text << ": " << feed.fed().size() << " lines fed, "
+                     << test::metric(sink.data(), ".sockpush.dropped_lines.spool_io_error")
+                            .values.back()
+                     << " counted in dropped_lines.spool_io_error, " << arrived.size()
+                     << " arrived");
+  daemon->signal(SIGTERM);
+  CHECK(daemon->wait(10000ms) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("outage queue: a full 2 MiB tmpfs: one warning, counted, memory only, and back when space returns") {
+  check_queue_fault("mount -t tmpfs -o size=2m tmpfs DIR", "mount -o remount,size=64m DIR",
+                    "No space left on device", 200, 200);
+}
+
+TEST_CASE("outage queue: a read-only bind mount: one warning, counted, memory only, and back when writable") {
+  check_queue_fault("mount --bind DIR DIR && mount -o remount,bind,ro DIR",
+                    "mount -o remount,bind,rw DIR", "Read-only file system", 20, 0);
+}
