@@ -141,6 +141,54 @@ long long at_round(const std::string& data, const std::string& suffix, long long
   return -1;
 }
 
+/// Where every line went, once the queue has drained.
+struct tally {
+  long long produced, sent, dropped, spool_full, io_error;
+  std::size_t at_carbon;  ///< distinct lines the sink holds from before the drained round
+};
+
+/// Waits for the first round, after carbon is back, that finds memory and
+/// queue empty; stops the daemon; counts. Fails the test on a timeout.
+tally tally_after_drain(test::line_sink& sink, test::child& daemon) {
+  long long drained = 0;
+  const bool done = test::wait_until(
+      [&] {
+        const auto data = sink.data();
+        const auto spooled = test::metric(data, ".sockpush.spool.lines");
+        for (std::size_t i = 1; i < spooled.values.size(); ++i)
+          if (spooled.values[i] == 0 && spooled.values[i - 1] > 0 &&
+              at_round(data, ".sockpush.buffered_lines", spooled.timestamps[i]) == 0) {
+            drained = spooled.timestamps[i];
+            return true;
+          }
+        return false;
+      },
+      30000ms);
+  REQUIRE(done);
+  test::sleep_ms(1500);
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(10000ms) == 0);
+  const auto data = sink.data();
+  auto self = [&](const std::string& name) { return at_round(data, ".sockpush." + name, drained); };
+  std::set<std::string> distinct;
+  std::istringstream in(data);
+  for (std::string line; std::getline(in, line);)
+    if (line.starts_with("feed.line") || std::stoll(line.substr(line.rfind(' ') + 1)) < drained)
+      distinct.insert(line);
+  tally t{};
+  t.produced = self("collected_lines") + self("received_lines");
+  t.sent = self("sent_lines") - self("replayed_lines");
+  t.spool_full = self("dropped_lines.spool_full");
+  t.io_error = self("dropped_lines.spool_io_error");
+  t.dropped = self("dropped_lines.overflow") + t.spool_full + self("dropped_lines.spool_corrupt") +
+              t.io_error;
+  t.at_carbon = distinct.size();
+  // Every line is sent or counted as dropped, and what was sent is at carbon.
+  CHECK(t.sent + t.dropped == t.produced);
+  CHECK(static_cast<long long>(t.at_carbon) == t.sent);
+  return t;
+}
+
 std::unique_ptr<test::child> start_daemon(const std::string& config, unsigned carbon_port,
                                           const std::string& log) {
   return std::make_unique<test::child>(
@@ -319,23 +367,15 @@ void check_queue_fault(const std::string& mount_broken, const std::string& mount
   const auto fed_after_recovery = feed.fed().rbegin()->first;
   feed.feed_for(1500ms, 5);
   test::line_sink sink(run.dir / "sink", carbon_port);
-  // The counter reaches carbon, and lines queued since the recovery arrive.
-  REQUIRE(test::wait_until(
-      [&] {
-        auto s = test::metric(sink.data(), ".sockpush.dropped_lines.spool_io_error");
-        return !s.values.empty() && s.values.back() > 0;
-      },
-      30000ms));
+  const auto t = tally_after_drain(sink, *daemon);
   const auto arrived = fed_lines_in(sink.data());
+  MESSAGE(error_text << ": " << feed.fed().size() << " lines fed; produced " << t.produced
+                     << ", sent " << t.sent << ", dropped " << t.dropped << " (" << t.io_error
+                     << " as spool_io_error), " << t.at_carbon << " distinct lines at carbon");
+  CHECK(t.io_error > 0);
+  // Lines queued once it worked again arrive.
   CHECK(arrived.count(fed_after_recovery) == 1);
   CHECK(arrived.count(feed.fed().rbegin()->first) == 1);
-  MESSAGE(error_text << ": " << feed.fed().size() << " lines fed, "
-                     << test::metric(sink.data(), ".sockpush.dropped_lines.spool_io_error")
-                            .values.back()
-                     << " counted in dropped_lines.spool_io_error, " << arrived.size()
-                     << " arrived");
-  daemon->signal(SIGTERM);
-  CHECK(daemon->wait(10000ms) == 0);
 }
 
 }  // namespace
@@ -372,46 +412,14 @@ TEST_CASE("outage queue: an outage longer than it holds: within spool_max_bytes,
     test::sleep_ms(20);
   }
   test::line_sink sink(run.dir / "sink", carbon_port);
-  // The first round that finds memory and queue empty, after carbon is back.
-  long long drained = 0;
-  REQUIRE(test::wait_until(
-      [&] {
-        const auto data = sink.data();
-        const auto spooled = test::metric(data, ".sockpush.spool.lines");
-        for (std::size_t i = 0; i < spooled.values.size(); ++i)
-          if (spooled.values[i] == 0 && i > 0 && spooled.values[i - 1] > 0 &&
-              at_round(data, ".sockpush.buffered_lines", spooled.timestamps[i]) == 0) {
-            drained = spooled.timestamps[i];
-            return true;
-          }
-        return false;
-      },
-      30000ms));
-  test::sleep_ms(1500);
-  daemon->signal(SIGTERM);
-  CHECK(daemon->wait(10000ms) == 0);
-  const auto data = sink.data();
-  auto self = [&](const std::string& name) { return at_round(data, ".sockpush." + name, drained); };
-  // Lines at carbon from before that round: the feed's and the rounds'.
-  std::set<std::string> distinct;
-  std::istringstream in(data);
-  for (std::string line; std::getline(in, line);)
-    if (line.starts_with("feed.line") || std::stoll(line.substr(line.rfind(' ') + 1)) < drained)
-      distinct.insert(line);
-  const auto produced = self("collected_lines") + self("received_lines");
-  const auto sent = self("sent_lines") - self("replayed_lines");
-  const auto dropped = self("dropped_lines.overflow") + self("dropped_lines.spool_full") +
-                       self("dropped_lines.spool_corrupt") + self("dropped_lines.spool_io_error");
+  const auto t = tally_after_drain(sink, *daemon);
   MESSAGE(feed.fed().size() << " lines fed; at most " << most_on_disk << " bytes on disk (limit "
                             << max_bytes << " + a segment of " << segment_bytes << "); produced "
-                            << produced << ", sent " << sent << ", dropped " << dropped << " ("
-                            << self("dropped_lines.spool_full") << " as spool_full), "
-                            << distinct.size() << " distinct lines at carbon");
+                            << t.produced << ", sent " << t.sent << ", dropped " << t.dropped
+                            << " (" << t.spool_full << " as spool_full), " << t.at_carbon
+                            << " distinct lines at carbon");
   CHECK(most_on_disk <= max_bytes + segment_bytes);
-  CHECK(self("dropped_lines.spool_full") > 0);
-  CHECK(self("received_lines") == static_cast<long long>(feed.fed().size()));
-  CHECK(sent + dropped == produced);
-  CHECK(static_cast<long long>(distinct.size()) == sent);
+  CHECK(t.spool_full > 0);
 }
 
 TEST_CASE("outage queue: while a 20 MiB backlog drains, every fresh round arrives within one interval") {
