@@ -344,9 +344,10 @@ int daemon::run() {
   if (spool_)
     spool_->close(writer_->delivered(), !reload_requested());
   else if (!buffer_.empty() && !reload_requested())
-    spdlog::warn("{} undelivered lines lost at shutdown (set daemon.state_dir or "
-                 "buffer.spool_dir to keep them)",
-                 buffer_.lines());
+    spdlog::warn(
+        "{} undelivered lines lost at shutdown (set daemon.state_dir or "
+        "buffer.spool_dir to keep them)",
+        buffer_.lines());
   return writer_lost_output_ ? 1 : 0;
 }
 

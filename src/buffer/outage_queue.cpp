@@ -98,14 +98,16 @@ void outage_queue::recover_segment(segment& s, bool last) {
   files_.read_at(s.name, offset, static_cast<std::size_t>(s.bytes - offset), rest);
   const auto lost = count_lines(rest);
   if (last) {
-    spdlog::info("outage queue: {} ends in {} bytes that are not a whole record (a write cut "
-                 "short by a crash or power cut); reading up to them",
-                 s.name, s.bytes - offset);
+    spdlog::info(
+        "outage queue: {} ends in {} bytes that are not a whole record (a write cut "
+        "short by a crash or power cut); reading up to them",
+        s.name, s.bytes - offset);
   } else {
     stats_.dropped_corrupt += lost;
-    spdlog::warn("outage queue: {} has a bad record at byte {}; skipping its last {} bytes "
-                 "(about {} lines)",
-                 s.name, offset, s.bytes - offset, lost);
+    spdlog::warn(
+        "outage queue: {} has a bad record at byte {}; skipping its last {} bytes "
+        "(about {} lines)",
+        s.name, offset, s.bytes - offset, lost);
   }
 }
 
@@ -139,12 +141,10 @@ void outage_queue::append(std::string_view lines, std::size_t line_count, clock:
 
 bool outage_queue::append_record(std::string_view lines, std::size_t line_count,
                                  clock::time_point now, std::int64_t wall_now) {
-  const auto record =
-      encode_record(lines, static_cast<std::uint32_t>(line_count), wall_now);
+  const auto record = encode_record(lines, static_cast<std::uint32_t>(line_count), wall_now);
   while (!segments_.empty() && bytes_ + record.size() > settings_.max_bytes) drop_oldest(now);
   if (auto free = files_.free_bytes(); free && *free < record.size() + settings_.free_floor) {
-    fail(ENOSPC, fmt::format("less than {} bytes free", record.size() + settings_.free_floor),
-         now);
+    fail(ENOSPC, fmt::format("less than {} bytes free", record.size() + settings_.free_floor), now);
     return false;
   }
   const bool roll = segments_.empty() || segments_.back().sealed ||
@@ -309,9 +309,10 @@ void outage_queue::fail(int error, std::string_view doing, clock::time_point now
   const bool first = !fault_;
   fault_ = fault{error, now + settings_.retry_interval};
   if (first)
-    spdlog::warn("outage queue: {}: {}; keeping lines in memory only (and dropping the oldest "
-                 "when it is full) until it works again, tried every {} s",
-                 doing, std::strerror(error), settings_.retry_interval.count() / 1000);
+    spdlog::warn(
+        "outage queue: {}: {}; keeping lines in memory only (and dropping the oldest "
+        "when it is full) until it works again, tried every {} s",
+        doing, std::strerror(error), settings_.retry_interval.count() / 1000);
 }
 
 }  // namespace sockpush

@@ -31,23 +31,34 @@ file_system file_system_of(const std::string& path) {
   struct statfs st {};
   if (::statfs(path.c_str(), &st) != 0) return {"unknown", storage::other};
   switch (static_cast<unsigned long>(st.f_type)) {
-    case 0x01021994: return {"tmpfs", storage::ram};
-    case 0x858458f6: return {"ramfs", storage::ram};
-    case 0x72b6: return {"jffs2", storage::flash};
-    case 0x24051905: return {"ubifs", storage::flash};
+    case 0x01021994:
+      return {"tmpfs", storage::ram};
+    case 0x858458f6:
+      return {"ramfs", storage::ram};
+    case 0x72b6:
+      return {"jffs2", storage::flash};
+    case 0x24051905:
+      return {"ubifs", storage::flash};
     case 0x794c7630: {
       // OpenWrt's root is an overlay whose writable layer (/overlay) is the flash.
-      auto upper = path == "/overlay" ? file_system{"unknown", storage::other}
-                                      : file_system_of("/overlay");
+      auto upper =
+          path == "/overlay" ? file_system{"unknown", storage::other} : file_system_of("/overlay");
       return {fmt::format("overlay on {}", upper.name), upper.kind};
     }
-    case 0xEF53: return {"ext2/3/4", storage::other};
-    case 0x58465342: return {"xfs", storage::other};
-    case 0x9123683E: return {"btrfs", storage::other};
-    case 0xF2F52010: return {"f2fs", storage::other};
-    case 0x4d44: return {"vfat", storage::other};
-    case 0x2011BAB0: return {"exfat", storage::other};
-    default: return {fmt::format("type {:#x}", static_cast<unsigned long>(st.f_type)), storage::other};
+    case 0xEF53:
+      return {"ext2/3/4", storage::other};
+    case 0x58465342:
+      return {"xfs", storage::other};
+    case 0x9123683E:
+      return {"btrfs", storage::other};
+    case 0xF2F52010:
+      return {"f2fs", storage::other};
+    case 0x4d44:
+      return {"vfat", storage::other};
+    case 0x2011BAB0:
+      return {"exfat", storage::other};
+    default:
+      return {fmt::format("type {:#x}", static_cast<unsigned long>(st.f_type)), storage::other};
   }
 }
 
@@ -66,9 +77,10 @@ std::string checked_directory(const outage_spool_settings& settings) {
         dir, fs.name, settings.queue.max_bytes));
   spdlog::info("outage queue in {} ({}), up to {} bytes", dir, fs.name, settings.queue.max_bytes);
   if (fs.kind == storage::ram)
-    spdlog::warn("outage queue: {} is in RAM ({}): queued lines survive a restart of sockpush, "
-                 "not a power cut",
-                 dir, fs.name);
+    spdlog::warn(
+        "outage queue: {} is in RAM ({}): queued lines survive a restart of sockpush, "
+        "not a power cut",
+        dir, fs.name);
   return dir;
 }
 
@@ -79,7 +91,9 @@ outage_queue_settings retrying_every_sync(outage_queue_settings queue) {
   return queue;
 }
 
-std::int64_t wall_seconds() { return static_cast<std::int64_t>(std::time(nullptr)); }
+std::int64_t wall_seconds() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
 
 }  // namespace
 

@@ -12,7 +12,9 @@ namespace sockpush {
 
 directory_files::directory_files(std::string directory) : directory_(std::move(directory)) {}
 
-directory_files::~directory_files() { close_open(); }
+directory_files::~directory_files() {
+  close_open();
+}
 
 void directory_files::close_open() {
   if (open_fd_ >= 0) ::close(open_fd_);

@@ -15,14 +15,16 @@ constexpr std::size_t crc_offset = record_header_bytes - 4;
 template <typename Int>
 void put_le(std::string& out, Int value) {
   auto u = static_cast<std::make_unsigned_t<Int>>(value);
-  for (std::size_t i = 0; i < sizeof(Int); ++i) out.push_back(static_cast<char>((u >> (8 * i)) & 0xff));
+  for (std::size_t i = 0; i < sizeof(Int); ++i)
+    out.push_back(static_cast<char>((u >> (8 * i)) & 0xff));
 }
 
 template <typename Int>
 Int get_le(std::string_view bytes, std::size_t at) {
   std::make_unsigned_t<Int> u = 0;
   for (std::size_t i = 0; i < sizeof(Int); ++i)
-    u |= static_cast<std::make_unsigned_t<Int>>(static_cast<unsigned char>(bytes[at + i])) << (8 * i);
+    u |= static_cast<std::make_unsigned_t<Int>>(static_cast<unsigned char>(bytes[at + i]))
+         << (8 * i);
   return static_cast<Int>(u);
 }
 

@@ -47,8 +47,7 @@ std::string take_old_spool(const std::string& directory) {
   if (!payload.empty() && payload.back() != '\n') return corrupt("does not end with a whole line");
   std::string lines(payload);
   ::unlink(path.c_str());
-  spdlog::info("loaded {} lines from the spool {} of an earlier version", count_lines(lines),
-               path);
+  spdlog::info("loaded {} lines from the spool {} of an earlier version", count_lines(lines), path);
   return lines;
 }
 

@@ -460,7 +460,8 @@ std::size_t queue_segments(const std::filesystem::path& dir) {
   return n;
 }
 
-TEST_CASE("daemon: lines undelivered at SIGTERM go to the outage queue and are sent at the next start") {
+TEST_CASE(
+    "daemon: lines undelivered at SIGTERM go to the outage queue and are sent at the next start") {
   test::daemon_run run;
   const auto& dir = run.dir;
   std::filesystem::create_directories(dir / "state");
@@ -511,8 +512,7 @@ TEST_CASE("daemon: a spool file of sockpush 0.1 is read once and sent") {
   test::write_file(dir / "state/spool", "sockpush-spool 1 16 276eab89\na.b 1 1\nc.d 2 2\n");
   run.start({.config = cfg, .carbon = "-", .interval = "0.5"}, dir / "out");
   REQUIRE(test::wait_until(
-      [&] { return test::read_file(dir / "out").find("c.d 2 2\n") != std::string::npos; },
-      5000ms));
+      [&] { return test::read_file(dir / "out").find("c.d 2 2\n") != std::string::npos; }, 5000ms));
   CHECK(run.stop() == 0);
   CHECK(test::read_file(dir / "out").find("a.b 1 1\nc.d 2 2\n") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(dir / "state/spool"));

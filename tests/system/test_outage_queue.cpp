@@ -125,11 +125,12 @@ std::uint64_t bytes_in(const std::filesystem::path& dir) {
 std::string queue_config(const test::daemon_run& run, unsigned listen_port,
                          const std::string& queue_dir, std::string buffer = {}) {
   if (buffer.find("max_bytes = ") == std::string::npos) buffer += "max_bytes = 65536\n";
-  return run.config("[collectors]\nephemeral_top = 0\nconntrack_top_ports = 0\n"
-                    "[carbon]\nreconnect_min = 0.2\nreconnect_max = 0.5\n"
-                    "[buffer]\nspool_sync_seconds = 1\nspool_dir = \"" +
-                    queue_dir + "\"\n" + buffer + "[[listen]]\naddress = \"tcp://127.0.0.1:" +
-                    std::to_string(listen_port) + "\"\n");
+  return run.config(
+      "[collectors]\nephemeral_top = 0\nconntrack_top_ports = 0\n"
+      "[carbon]\nreconnect_min = 0.2\nreconnect_max = 0.5\n"
+      "[buffer]\nspool_sync_seconds = 1\nspool_dir = \"" +
+      queue_dir + "\"\n" + buffer +
+      "[[listen]]\naddress = \"tcp://127.0.0.1:" + std::to_string(listen_port) + "\"\n");
 }
 
 /// The value of a self-metric in the round stamped `ts`.
@@ -191,12 +192,11 @@ tally tally_after_drain(test::line_sink& sink, test::child& daemon) {
 
 std::unique_ptr<test::child> start_daemon(const std::string& config, unsigned carbon_port,
                                           const std::string& log) {
-  return std::make_unique<test::child>(
-      test::daemon_command({.config = config,
-                            .carbon = test::loopback(carbon_port),
-                            .interval = "1",
-                            .prefix = "t"}),
-      std::string{}, log);
+  return std::make_unique<test::child>(test::daemon_command({.config = config,
+                                                             .carbon = test::loopback(carbon_port),
+                                                             .interval = "1",
+                                                             .prefix = "t"}),
+                                       std::string{}, log);
 }
 
 /// Waits until the listener accepts.
@@ -221,7 +221,9 @@ void enter_private_mount_namespace() {
 
 }  // namespace
 
-TEST_CASE("outage queue: SIGKILL at 20 random points of an outage, every line fed a sync interval before a kill arrives") {
+TEST_CASE(
+    "outage queue: SIGKILL at 20 random points of an outage, every line fed a sync interval before "
+    "a kill arrives") {
   test::daemon_run run(test::network::private_namespace);
   const auto queue_dir = run.dir / "queue";
   const auto listen_port = test::unused_port();
@@ -284,8 +286,8 @@ TEST_CASE("outage queue: with carbon healthy, nothing is written to disk and not
   const char* env = std::getenv("SOCKPUSH_STEADY_SECONDS");
   const int seconds = env ? std::atoi(env) : 30;
   auto& sink = run.sink();
-  auto daemon = start_daemon(queue_config(run, listen_port, queue_dir), sink.port(),
-                             run.dir / "log");
+  auto daemon =
+      start_daemon(queue_config(run, listen_port, queue_dir), sink.port(), run.dir / "log");
   REQUIRE(listening(listen_port));
   REQUIRE(run.received(".sockpush.sent_lines", 2, 10000ms));
   const auto io_file = "/proc/" + std::to_string(daemon->pid()) + "/io";
@@ -307,8 +309,8 @@ TEST_CASE("outage queue: with carbon healthy, nothing is written to disk and not
   const auto syncs = count_of(test::read_file(run.dir / "syncs"), "sync");
   REQUIRE(test::wait_until([&] { return fed_lines_in(sink.data()).size() == feed.fed().size(); },
                            10000ms));
-  MESSAGE(seconds << " s healthy, " << feed.fed().size() << " lines fed: write_bytes +"
-                  << written << ", " << syncs << " sync calls, " << files_in(queue_dir)
+  MESSAGE(seconds << " s healthy, " << feed.fed().size() << " lines fed: write_bytes +" << written
+                  << ", " << syncs << " sync calls, " << files_in(queue_dir)
                   << " files in spool_dir");
   CHECK(written == 0);
   CHECK(syncs == 0);
@@ -380,17 +382,23 @@ void check_queue_fault(const std::string& mount_broken, const std::string& mount
 
 }  // namespace
 
-TEST_CASE("outage queue: a full 2 MiB tmpfs: one warning, counted, memory only, and back when space returns") {
+TEST_CASE(
+    "outage queue: a full 2 MiB tmpfs: one warning, counted, memory only, and back when space "
+    "returns") {
   check_queue_fault("mount -t tmpfs -o size=2m tmpfs DIR", "mount -o remount,size=64m DIR",
                     "No space left on device", 200, 200);
 }
 
-TEST_CASE("outage queue: a read-only bind mount: one warning, counted, memory only, and back when writable") {
+TEST_CASE(
+    "outage queue: a read-only bind mount: one warning, counted, memory only, and back when "
+    "writable") {
   check_queue_fault("mount --bind DIR DIR && mount -o remount,bind,ro DIR",
                     "mount -o remount,bind,rw DIR", "Read-only file system", 20, 0);
 }
 
-TEST_CASE("outage queue: an outage longer than it holds: within spool_max_bytes, sent + dropped = produced exactly") {
+TEST_CASE(
+    "outage queue: an outage longer than it holds: within spool_max_bytes, sent + dropped = "
+    "produced exactly") {
   test::daemon_run run(test::network::private_namespace);
   const auto queue_dir = run.dir / "queue";
   const auto listen_port = test::unused_port();
@@ -422,15 +430,16 @@ TEST_CASE("outage queue: an outage longer than it holds: within spool_max_bytes,
   CHECK(t.spool_full > 0);
 }
 
-TEST_CASE("outage queue: while a 20 MiB backlog drains, every fresh round arrives within one interval") {
+TEST_CASE(
+    "outage queue: while a 20 MiB backlog drains, every fresh round arrives within one interval") {
   test::daemon_run run(test::network::private_namespace);
   const auto queue_dir = run.dir / "queue";
   const auto listen_port = test::unused_port();
   const auto carbon_port = test::unused_port();
-  auto daemon = start_daemon(
-      queue_config(run, listen_port, queue_dir,
-                   "max_bytes = 4194304\nspool_replay_bytes_per_second = 2097152\n"),
-      carbon_port, run.dir / "log");
+  auto daemon =
+      start_daemon(queue_config(run, listen_port, queue_dir,
+                                "max_bytes = 4194304\nspool_replay_bytes_per_second = 2097152\n"),
+                   carbon_port, run.dir / "log");
   REQUIRE(listening(listen_port));
   feeder feed(listen_port, 200);
   REQUIRE(test::wait_until(

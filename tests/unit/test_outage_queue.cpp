@@ -25,7 +25,8 @@ constexpr std::int64_t wall = 1'700'000'000;
 /// `n` distinct lines named after `tag`.
 std::string lines(const std::string& tag, int n) {
   std::string out;
-  for (int i = 0; i < n; ++i) out += tag + "." + std::to_string(i) + " " + std::to_string(i) + " 1700000000\n";
+  for (int i = 0; i < n; ++i)
+    out += tag + "." + std::to_string(i) + " " + std::to_string(i) + " 1700000000\n";
   return out;
 }
 
@@ -296,7 +297,9 @@ TEST_CASE("outage queue: an unreadable segment is skipped and counted, the next 
   add(q, lines("z", 2));
   const auto first = files.segment(0);
   const auto first_lines = q.unread_lines() - 2;
-  files.fault = [&](op o, const std::string& name) { return o == op::read && name == first ? EIO : 0; };
+  files.fault = [&](op o, const std::string& name) {
+    return o == op::read && name == first ? EIO : 0;
+  };
   const auto out = drain(q);
   CHECK(out.find("z.1 ") != std::string::npos);
   CHECK(count_lines(out) + q.stats().dropped_io_error == 102);

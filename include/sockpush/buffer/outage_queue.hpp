@@ -46,12 +46,12 @@ struct outage_queue_settings {
 };
 
 struct outage_queue_stats {
-  std::uint64_t written_bytes = 0;   ///< record bytes written
-  std::uint64_t fsyncs = 0;          ///< fdatasync and directory fsync calls
-  std::uint64_t replayed_lines = 0;  ///< lines handed back out of the queue
-  std::uint64_t dropped_full = 0;    ///< lines of segments dropped to stay within max_bytes
-  std::uint64_t dropped_corrupt = 0; ///< lines in records that did not check out
-  std::uint64_t dropped_io_error = 0;///< lines not queued or not readable because of an I/O error
+  std::uint64_t written_bytes = 0;     ///< record bytes written
+  std::uint64_t fsyncs = 0;            ///< fdatasync and directory fsync calls
+  std::uint64_t replayed_lines = 0;    ///< lines handed back out of the queue
+  std::uint64_t dropped_full = 0;      ///< lines of segments dropped to stay within max_bytes
+  std::uint64_t dropped_corrupt = 0;   ///< lines in records that did not check out
+  std::uint64_t dropped_io_error = 0;  ///< lines not queued or not readable because of an I/O error
 };
 
 class outage_queue {
