@@ -8,5 +8,9 @@ set_tests_properties(
   "end to end: carbon-cache restarted with SIGTERM 3 times, every round stored"
   PROPERTIES COST 1000)
 set_tests_properties(
+  "outage queue: SIGKILL at 20 random points of an outage, every line fed a sync interval before a kill arrives"
+  "outage queue: with carbon healthy, nothing is written to disk and nothing is synced"
+  PROPERTIES COST 500)
+set_tests_properties(
   "listen: 100k hostile connections, NUL bytes, a 1 MB line, half lines: valid lines all arrive"
   PROPERTIES RUN_SERIAL TRUE)

@@ -240,9 +240,14 @@ void daemon::add_spool_metrics(round_lines& out) const {
 }
 
 delivery_progress daemon::delivery_now() const {
+  // What left the buffer and is not acknowledged yet: the writer's batch
+  // (or its destinations' buffers) and the kernel's unacknowledged bytes.
+  // TLS counts record bytes there, more than the lines: on the safe side.
   const auto link = writer_->connection();
+  const std::uint64_t in_flight = writer_->pending_bytes() + link.unacked_bytes;
+  const auto front = buffer_.front_position();
   return {.connected = link.connected,
-          .caught_up = link.connected && writer_->pending_lines() == 0 && link.unacked_bytes == 0};
+          .acknowledged_position = front - std::min(front, in_flight)};
 }
 
 asio::awaitable<void> daemon::run_rounds() {

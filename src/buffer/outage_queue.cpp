@@ -157,11 +157,11 @@ bool outage_queue::append_record(std::string_view lines, std::size_t line_count,
   }
   auto& tail = segments_.back();
   if (int error = files_.append(tail.name, record)) {
+    fail(error, fmt::format("cannot write {}", tail.name), now);
     if (tail.bytes == 0) {
       files_.remove(tail.name);
       segments_.pop_back();
     }
-    fail(error, fmt::format("cannot write {}", tail.name), now);
     return false;
   }
   if (roll && !directory_dirty_since_) directory_dirty_since_ = now;

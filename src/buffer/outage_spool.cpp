@@ -124,7 +124,7 @@ asio::awaitable<void> outage_spool::run() {
     const auto now = clock::now();
     queue_.tick(now);
     const auto delivery = progress_();
-    if (delivery.caught_up) queue_.release(buffer_.front_position(), now);
+    if (delivery.connected) queue_.release(delivery.acknowledged_position, now);
     auto wake = queue_.next_due().value_or(clock::time_point::max());
     if (delivery.connected) {
       next_flush_.reset();
@@ -159,7 +159,7 @@ void outage_spool::refill(clock::time_point now) {
   bool handed_out = false;
   // Half the buffer stays free for fresh lines, so a replay never pushes
   // anything back out to the queue.
-  while (budget_ > 0 && buffer_.bytes() < buffer_.max_bytes() / 2) {
+  while (budget_ > 0 && buffer_.bytes() < buffer_.max_bytes() / 2 && !queue_.awaits_release()) {
     auto block = queue_.next();
     if (!block) break;
     budget_ -= static_cast<double>(block->lines.size());

@@ -133,6 +133,12 @@ std::size_t sharded_writer::pending_lines() const {
   return sum;
 }
 
+std::size_t sharded_writer::pending_bytes() const {
+  std::size_t sum = 0;
+  for (const auto& s : shards_) sum += s->buffer.bytes() + s->writer->pending_bytes();
+  return sum;
+}
+
 std::uint64_t sharded_writer::dropped_lines() const {
   std::uint64_t sum = 0;
   for (const auto& s : shards_) sum += s->buffer.dropped_lines();

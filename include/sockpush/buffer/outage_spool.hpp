@@ -5,8 +5,9 @@
 // While carbon is reachable it feeds the
 // queued lines back into the buffer, paced (replay_bytes_per_second) so
 // that fresh rounds keep going out on time and a carbon that has just come
-// back is not flooded. A segment is deleted once the writer has caught up
-// (everything taken from the buffer acknowledged) past its last line.
+// back is not flooded. A segment is deleted once everything up to its last
+// line was acknowledged by carbon; the next one is read only then, so a
+// crash sends at most one segment twice.
 #pragma once
 
 #include <chrono>
@@ -34,8 +35,9 @@ struct outage_spool_settings {
 /// What the spool needs to know about the writer.
 struct delivery_progress {
   bool connected = false;
-  /// Everything taken from the buffer so far was acknowledged by carbon.
-  bool caught_up = false;
+  /// While connected: the buffer position (line_buffer::front_position)
+  /// before which everything taken was acknowledged by carbon's TCP.
+  std::uint64_t acknowledged_position = 0;
 };
 
 class outage_spool final : public overflow_sink {

@@ -101,6 +101,8 @@ class delivery_fsm {
   std::vector<destination_stats> destinations() const;
   /// Lines taken from the buffer and being written.
   std::size_t pending_lines() const { return batch_ ? batch_->lines : 0; }
+  /// Bytes of that batch not yet in the kernel.
+  std::size_t pending_bytes() const { return batch_ ? batch_->data.size() - batch_->written : 0; }
   const std::vector<carbon_destination>& destination_list() const { return destinations_; }
   /// The destinations as log lines name them ("host:port"), by index.
   const std::vector<std::string>& destination_names() const { return names_; }

@@ -41,6 +41,8 @@ class line_writer {
   /// Lines taken from the shared buffer and not yet handed to the peer
   /// (a batch being written, a sharded writer's own buffers).
   virtual std::size_t pending_lines() const { return 0; }
+  /// Bytes taken from the shared buffer and not yet in the kernel.
+  virtual std::size_t pending_bytes() const { return 0; }
 
  protected:
   writer_stats stats_;

@@ -40,6 +40,7 @@ class sharded_writer final : public line_writer {
   std::vector<destination_stats> destinations() const override;
   std::uint64_t dropped_lines() const override;
   std::size_t pending_lines() const override;
+  std::size_t pending_bytes() const override;
 
  private:
   /// Moves every line of the shared buffer into its destination's buffer.
