@@ -126,17 +126,22 @@ asio::awaitable<void> outage_spool::run() {
     const auto delivery = progress_();
     if (delivery.connected) queue_.release(delivery.acknowledged_position, now);
     auto wake = queue_.next_due().value_or(clock::time_point::max());
+    // Also how often a connected writer is checked on: an outage that
+    // begins is noticed within it (nothing else tells the queue).
+    const auto flush_every = settings_.queue.sync_interval / 2;
     if (delivery.connected) {
       next_flush_.reset();
+      last_connected_ = now;
+      wake = std::min(wake, now + flush_every);
       if (queue_.has_unread() || queue_.awaits_release()) {
         refill(now);
         wake = std::min(wake, now + replay_step);
       }
     } else {
       last_refill_.reset();
-      // A reconnect within half a sync interval writes nothing.
-      const auto flush_every = settings_.queue.sync_interval / 2;
-      if (!next_flush_) next_flush_ = now + flush_every;
+      // Counted from when carbon was last seen: lines wait at most half a
+      // sync interval in memory, and a reconnect within it writes nothing.
+      if (!next_flush_) next_flush_ = last_connected_.value_or(now) + flush_every;
       if (now >= *next_flush_) {
         flush_buffer(now);
         next_flush_ = now + flush_every;

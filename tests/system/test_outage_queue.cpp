@@ -237,6 +237,15 @@ TEST_CASE(
   for (int kill = 0; kill < 20; ++kill) {
     auto daemon = start_daemon(cfg, carbon_port, run.dir / ("log" + std::to_string(kill)));
     REQUIRE(listening(listen_port));
+    if (kill == 0) {
+      // The first outage begins on a healthy connection: carbon goes away
+      // under a daemon that had nothing to queue.
+      test::line_sink carbon(run.dir / "sink-before", carbon_port);
+      REQUIRE(test::wait_until(
+          [&] { return !test::metric(carbon.data(), ".sockpush.sent_lines").values.empty(); },
+          10000ms));
+      carbon.kill();
+    }
     const auto started_at = clock_type::now();
     feed.feed_for(std::chrono::milliseconds(run_ms(random)), 50);
     const auto killed_at = clock_type::now();

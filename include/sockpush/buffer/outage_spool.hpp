@@ -78,6 +78,8 @@ class outage_spool final : public overflow_sink {
   std::optional<clock::time_point> last_refill_;
   /// While carbon is unreachable: when the buffer next goes to disk.
   std::optional<clock::time_point> next_flush_;
+  /// When the writer was last seen connected.
+  std::optional<clock::time_point> last_connected_;
   bool stopped_ = false;
 };
 
