@@ -335,6 +335,7 @@ int daemon::run() {
     round_timer_.cancel();
     watchdog_timer_.cancel();
     signals_.cancel();
+    if (spool_) spool_->stop();
   });
   asio::co_spawn(io_, run_rounds(), rethrow_if_failed);
   if (spool_) asio::co_spawn(io_, spool_->run(), rethrow_if_failed);

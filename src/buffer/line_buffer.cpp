@@ -71,7 +71,7 @@ void line_buffer::push(std::string_view text, std::size_t line_count) {
     // line boundary from which the rest fits on its own.
     std::size_t start = text.size() - max_bytes_;
     std::size_t keep_from = text[start - 1] == '\n' ? start : text.find('\n', start) + 1;
-    // The incoming lines are newer than all that is held: those go first.
+    // All that is held is older than the incoming lines: it leaves first.
     make_room(max_bytes_);
     auto dropped = count_lines(text.substr(0, keep_from));
     overflow(text.substr(0, keep_from), dropped);

@@ -92,23 +92,22 @@ void outage_queue::recover_segment(segment& s, bool last) {
     offset += record_header_bytes + h->payload_bytes;
   }
   if (offset == s.bytes) return;
-  // Lines behind a bad header cannot be counted exactly: its newlines are
-  // the best estimate (zeros and erased flash hold none).
-  std::string rest;
-  files_.read_at(s.name, offset, static_cast<std::size_t>(s.bytes - offset), rest);
-  const auto lost = count_lines(rest);
   if (last) {
     spdlog::info(
         "outage queue: {} ends in {} bytes that are not a whole record (a write cut "
         "short by a crash or power cut); reading up to them",
         s.name, s.bytes - offset);
-  } else {
-    stats_.dropped_corrupt += lost;
-    spdlog::warn(
-        "outage queue: {} has a bad record at byte {}; skipping its last {} bytes "
-        "(about {} lines)",
-        s.name, offset, s.bytes - offset, lost);
+    return;
   }
+  // Lines behind a bad header cannot be counted exactly: their newlines are
+  // the best estimate (zeros and erased flash hold none).
+  std::string rest;
+  files_.read_at(s.name, offset, static_cast<std::size_t>(s.bytes - offset), rest);
+  const auto lost = count_lines(rest);
+  stats_.dropped_corrupt += lost;
+  spdlog::warn(
+      "outage queue: {} has a bad record at byte {}; skipping its last {} bytes (about {} lines)",
+      s.name, offset, s.bytes - offset, lost);
 }
 
 void outage_queue::append(std::string_view lines, std::size_t line_count, clock::time_point now,
