@@ -8,11 +8,13 @@
 #include <ctime>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <toml.hpp>
 
 #include "sockpush/app/logging.hpp"
+#include "sockpush/collect/remote_subnets.hpp"
 #include "sockpush/common/decimal.hpp"
 #include "sockpush/common/metric_path.hpp"
 #include "sockpush/intake/listen_address.hpp"
@@ -309,6 +311,48 @@ bool is_counter_name(std::string_view name) {
   return sanitize_path_component(group) == group && sanitize_path_component(counter) == counter;
 }
 
+/// { NAME = "CIDR" or ["CIDR", ...], ... }, in name order (a TOML table
+/// has none). Each entry is checked as it joins the others, so an error points
+/// at the entry that makes it.
+key_io remote_subnets(std::vector<remote_subnet>& out) {
+  auto read = [&out](const toml::value& v, const std::string& key) {
+    if (!v.is_table())
+      fail_at(v, fmt::format("{} must be a table of names and subnets", key),
+              "expected { office = \"10.1.0.0/16\", vpn = [\"10.8.0.0/24\", \"fd00:8::/64\"] }");
+    std::map<std::string, const toml::value*> by_name;
+    for (const auto& [name, prefixes] : v.as_table()) by_name[name] = &prefixes;
+    out.clear();
+    for (const auto& [name, value] : by_name) {
+      const auto entry = fmt::format("{}.{}", key, name);
+      remote_subnet subnet{name, {}};
+      if (value->is_string()) {
+        subnet.prefixes.push_back(value->as_string().str);
+      } else {
+        for (const auto& item :
+             array_of(*value, entry, "subnets", "expected \"10.1.0.0/16\" or a list of them")) {
+          if (!item.is_string())
+            fail_at(item, fmt::format("{} entries must be strings", entry), "here");
+          subnet.prefixes.push_back(item.as_string().str);
+        }
+      }
+      out.push_back(std::move(subnet));
+      try {
+        subnet_table check(out);
+      } catch (const std::invalid_argument& e) {
+        fail_at(*value, fmt::format("{}: {}", key, e.what()), "here");
+      }
+    }
+  };
+  auto show = [&out] {
+    std::string all;
+    for (const auto& subnet : out)
+      all += fmt::format("{}{} = {}", all.empty() ? "" : ", ", subnet.name,
+                         list_text(subnet.prefixes, toml_string));
+    return std::optional("{" + (all.empty() ? all : " " + all + " ") + "}");
+  };
+  return {read, show};
+}
+
 std::vector<key_reader> collectors_keys(collectors_config& c) {
   auto counters = text_list(c.netstat_counters);
   counters.read = [&c, read = counters.read](const toml::value& v, const std::string& name) {
@@ -321,6 +365,8 @@ std::vector<key_reader> collectors_keys(collectors_config& c) {
   return {{"tcp_local_ports", integer_list(c.tcp_local_ports, 1, 65535)},
           {"tcp_remote_ports", integer_list(c.tcp_remote_ports, 1, 65535)},
           {"tcp_listening_ports", boolean(c.tcp_listening_ports)},
+          {"tcp_listen_queues", boolean(c.tcp_listen_queues)},
+          {"tcp_remote_subnets", remote_subnets(c.tcp_remote_subnets)},
           {"ephemeral", boolean(c.ephemeral)},
           {"ephemeral_top", integer(c.ephemeral_top, 0, 1000)},
           {"udp", boolean(c.udp)},

@@ -58,8 +58,9 @@ daemon::daemon(const config& cfg, bool once, config_source reload, std::string c
       writer_(make_writer(io_, cfg_, buffer_)),
       intake_(buffer_, [this] { writer_->wake(); }, {cfg.path_chars, {}}) {
   const auto& c = cfg_.collectors;
-  tcp_collector_options tcp{c.tcp_local_ports, c.tcp_remote_ports, c.tcp_listening_ports,
-                            c.ephemeral, c.ephemeral_top};
+  tcp_collector_options tcp{c.tcp_local_ports,   c.tcp_remote_ports, c.tcp_listening_ports,
+                            c.ephemeral,         c.ephemeral_top,    c.tcp_listen_queues,
+                            c.tcp_remote_subnets};
   collectors_.push_back(std::make_unique<tcp_state_collector>(std::move(tcp)));
   if (c.udp) collectors_.push_back(std::make_unique<udp_collector>());
   if (c.sockstat) collectors_.push_back(std::make_unique<sockstat_collector>());
@@ -246,8 +247,7 @@ delivery_progress daemon::delivery_now() const {
   const auto link = writer_->connection();
   const std::uint64_t in_flight = writer_->pending_bytes() + link.unacked_bytes;
   const auto front = buffer_.front_position();
-  return {.connected = link.connected,
-          .acknowledged_position = front - std::min(front, in_flight)};
+  return {.connected = link.connected, .acknowledged_position = front - std::min(front, in_flight)};
 }
 
 asio::awaitable<void> daemon::run_rounds() {

@@ -94,6 +94,8 @@ dump_progress parse_sock_diag_datagram(std::span<const std::byte> datagram,
       record.remote_port = ntohs(msg.id.idiag_dport);
       std::memcpy(record.remote_address.data(), msg.id.idiag_dst,
                   msg.idiag_family == AF_INET ? 4 : 16);
+      record.receive_queue = msg.idiag_rqueue;
+      record.send_queue = msg.idiag_wqueue;
       visit(record);
     }
     const auto step = NLMSG_ALIGN(header.nlmsg_len);
@@ -111,15 +113,20 @@ void parse_proc_net_lines(std::string_view text, std::uint8_t family, const sock
     if (end == std::string_view::npos) end = text.size();
     auto line = text.substr(pos, end - pos);
     pos = end + 1;
-    // "  12: 0100007F:0CEA 00000000:0000 0A ...": slot, local, remote, state.
-    std::array<std::string_view, 4> fields;
+    // "  12: 0100007F:0CEA 00000000:0000 0A 00000000:00000011 ...": slot,
+    // local, remote, state, tx_queue:rx_queue.
+    std::array<std::string_view, 5> fields;
     const auto count = split_words(line, fields);
     socket_record record;
     record.family = family;
     std::array<std::uint8_t, 16> local{};
-    if (count != 4 || fields[3].size() != 2 || !parse_hex(fields[3], record.state) ||
+    const auto queues = fields[4];
+    if (count != fields.size() || fields[3].size() != 2 || !parse_hex(fields[3], record.state) ||
         !parse_proc_endpoint(fields[1], family, local, record.local_port) ||
-        !parse_proc_endpoint(fields[2], family, record.remote_address, record.remote_port))
+        !parse_proc_endpoint(fields[2], family, record.remote_address, record.remote_port) ||
+        queues.size() != 17 || queues[8] != ':' ||
+        !parse_hex(queues.substr(0, 8), record.send_queue) ||
+        !parse_hex(queues.substr(9), record.receive_queue))
       continue;  // header or damaged line
     visit(record);
   }

@@ -27,6 +27,8 @@ ephemeral_top = 3
 netstat_counters = ["TcpExt.TW"]
 netstat_rates = true
 conntrack = false
+tcp_listen_queues = false
+tcp_remote_subnets = { vpn = ["10.8.0.0/24", "fd00:8::/64"], office = "10.1.0.0/16" }
 [carbon]
 send_buffer = 65536
 stall_timeout = 5
@@ -51,6 +53,12 @@ timeout = 2
   CHECK(cfg.collectors.netstat_counters == std::vector<std::string>{"TcpExt.TW"});
   CHECK(cfg.collectors.netstat_rates);
   CHECK_FALSE(cfg.collectors.conntrack);
+  CHECK_FALSE(cfg.collectors.tcp_listen_queues);
+  CHECK(config{}.collectors.tcp_listen_queues);
+  // In name order: a TOML table has none of its own.
+  CHECK(cfg.collectors.tcp_remote_subnets ==
+        std::vector<remote_subnet>{{"office", {"10.1.0.0/16"}},
+                                   {"vpn", {"10.8.0.0/24", "fd00:8::/64"}}});
   CHECK(cfg.clock.not_before == 1709251200);  // 2024-03-01T00:00:00Z
   CHECK(cfg.clock.require_sync);
   CHECK(cfg.carbon.send_buffer == 65536);
@@ -119,6 +127,21 @@ TEST_CASE("config errors name the file, the line and the key") {
       {"[carbon]\nreconnect_min = 5\nreconnect_max = 1\n", {"reconnect_max"}},
       {"[collectors]\ntcp_local_ports = [0]\n", {"tcp_local_ports"}},
       {"[collectors]\nnetstat_counters = [\"TW\"]\n", {"Group.Name"}},
+      {"[collectors]\ntcp_remote_subnets = { office = \"10.1.2.0/16\" }\n",
+       {"collectors.tcp_remote_subnets", "subnet 'office'", "did you mean '10.1.0.0/16'", " 2 |"}},
+      {"[collectors.tcp_remote_subnets]\noffice = \"10.1.0.0/16\"\n"
+       "vpn = [\"10.8.0.0/24\", \"fd00::/200\"]\n",
+       {"subnet 'vpn'", "'200' is not a prefix length (0 to 128)", " 3 |"}},
+      {"[collectors]\ntcp_remote_subnets = { \"my office\" = \"10.1.0.0/16\" }\n",
+       {"subnet name 'my office' must be one metric path component"}},
+      {"[collectors]\ntcp_remote_subnets = { a = \"10.1.0.0/16\", b = \"10.1.0.0/16\" }\n",
+       {"subnet 'b': '10.1.0.0/16' is also in subnet 'a'"}},
+      {"[collectors]\ntcp_remote_subnets = { a = \"10.1.0.0/16\", a = \"10.2.0.0/16\" }\n",
+       {"bad.toml", "a"}},
+      {"[collectors]\ntcp_remote_subnets = { a = 10 }\n",
+       {"collectors.tcp_remote_subnets.a", "subnets"}},
+      {"[collectors]\ntcp_remote_subnets = \"10.0.0.0/8\"\n",
+       {"collectors.tcp_remote_subnets must be a table"}},
       {"[clock]\nnot_before = \"soon\"\n", {"clock.not_before"}},
       {"[input]\npath_chars = \"fix\"\n", {"input.path_chars"}},
       {"[[exec]]\ncommand = []\n", {"non-empty array"}},

@@ -79,6 +79,9 @@ TEST_CASE("sock_diag datagrams: states, ports and addresses read, DONE and ERROR
   for (std::uint8_t state : {1, 1, 6, 10, 3}) {
     auto msg = diag_message(AF_INET, state, "10.0.0.2", 2003);
     msg.id.idiag_sport = htons(40000 + state);
+    // A listener's accept queue and backlog, in the CPU's byte order.
+    msg.idiag_rqueue = state == 10 ? 17 : 0;
+    msg.idiag_wqueue = state == 10 ? 16 : 0;
     append_message(datagram, SOCK_DIAG_BY_FAMILY, &msg, sizeof msg);
   }
   state_counter seen;
@@ -93,6 +96,9 @@ TEST_CASE("sock_diag datagrams: states, ports and addresses read, DONE and ERROR
   CHECK(seen.records[2].remote_port == 2003);
   destination_usage d{AF_INET, seen.records[2].remote_address, 2003, 1};
   CHECK(d.metric_name() == "10_0_0_2_2003");
+  CHECK(seen.records[3].receive_queue == 17);
+  CHECK(seen.records[3].send_queue == 16);
+  CHECK(seen.records[2].receive_queue == 0);
 
   std::vector<std::byte> done;
   int zero = 0;
@@ -136,12 +142,15 @@ TEST_CASE("sock_diag datagrams: the one-walk TCP reply (TCPDIAG_GETSOCK) mixes b
 TEST_CASE("/proc/net/tcp lines: state, ports and addresses parsed, header and junk skipped") {
   const std::string text =
       "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid\n"
-      "   0: 0100007F:0CEA 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0\n"
+      "   0: 0100007F:0CEA 00000000:0000 0A 00000000:00000011 00:00000000 00000000     0\n"
       "   1: 0100007F:9C40 " +
       proc_address(AF_INET, "10.0.0.2") +
       ":07D3 06 00000000:00000000 03:00000D39 00000000     0\n"
       "   2: 0100007F:9C41 0100007F:0CEA 01 00000000:00000000 00:00000000 00000000     0\n"
       "garbage\n"
+      "   9: 0100007F:9C49 0100007F:0CEA 01 0000:0000 00:00000000 00000000     0\n"
+      "   9: 0100007F:9C49 0100007F:0CEA 01 00000000:0000000G 00:00000000 00000000     0\n"
+      "   9: 0100007F:9C49 0100007F:0CEA 01\n"
       "   3: 0100007F:9C42 0100007F:0CEA 0B 00000000:00000000 00:00000000 00000000     0\n";
   state_counter seen;
   detail::parse_proc_net_lines(text, AF_INET, seen.visitor());
@@ -154,17 +163,23 @@ TEST_CASE("/proc/net/tcp lines: state, ports and addresses parsed, header and ju
   CHECK(seen.records[1].remote_port == 2003);
   CHECK(destination_usage{AF_INET, seen.records[1].remote_address, 2003, 1}.metric_name() ==
         "10_0_0_2_2003");
+  // tx_queue:rx_queue. A listener's rx_queue is its accept queue; its
+  // tx_queue is 0, not the backlog (the kernel prints write_seq - snd_una).
+  CHECK(seen.records[0].receive_queue == 17);
+  CHECK(seen.records[0].send_queue == 0);
 
   // IPv6: /proc prints the four 32-bit words in host order. ::1 and 2001:db8::1.
   const std::string text6 =
       "  sl  local_address                         remote_address                        st\n"
       "   0: " +
       proc_address(AF_INET6, "::1") + ":1F90 " + proc_address(AF_INET6, "2001:db8::1") +
-      ":07D3 01 0\n";
+      ":07D3 01 000000A0:0000FFFF 0\n";
   state_counter seen6;
   detail::parse_proc_net_lines(text6, AF_INET6, seen6.visitor());
   REQUIRE(seen6.records.size() == 1);
   CHECK(seen6.records[0].local_port == 8080);
+  CHECK(seen6.records[0].send_queue == 0xA0);
+  CHECK(seen6.records[0].receive_queue == 0xFFFF);
   CHECK(destination_usage{AF_INET6, seen6.records[0].remote_address, 2003, 1}.metric_name() ==
         "2001_db8__1_2003");
 }

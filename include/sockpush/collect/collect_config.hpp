@@ -9,11 +9,21 @@
 
 namespace sockpush {
 
+/// A named set of peer networks whose sockets are counted per state
+/// ([collectors] tcp_remote_subnets).
+struct remote_subnet {
+  std::string name;
+  std::vector<std::string> prefixes;  ///< "10.1.0.0/16", "fd00:8::/64"
+  bool operator==(const remote_subnet&) const = default;
+};
+
 /// What the built-in collectors gather ([collectors]).
 struct collectors_config {
   std::vector<std::uint16_t> tcp_local_ports;
   std::vector<std::uint16_t> tcp_remote_ports;
   bool tcp_listening_ports = false;
+  bool tcp_listen_queues = true;
+  std::vector<remote_subnet> tcp_remote_subnets;
   bool ephemeral = true;
   std::size_t ephemeral_top = 5;
   bool udp = true;

@@ -22,6 +22,11 @@ struct socket_record {
   std::uint16_t remote_port = 0;
   /// Network byte order; IPv4 uses the first 4 bytes.
   std::array<std::uint8_t, 16> remote_address{};
+  /// sock_diag's idiag_rqueue and idiag_wqueue, /proc's rx_queue and
+  /// tx_queue. For a listener, receive_queue is its accept queue and (from
+  /// sock_diag only: /proc shows 0) send_queue its backlog, as ss -l shows.
+  std::uint32_t receive_queue = 0;
+  std::uint32_t send_queue = 0;
 };
 
 using socket_visitor = std::function<void(const socket_record&)>;

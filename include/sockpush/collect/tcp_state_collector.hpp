@@ -6,7 +6,10 @@
 //   - ephemeral-port pressure per destination: for each remote address and
 //     port, the sockets whose local port came from the ephemeral range, in
 //     any state. connect() to that destination fails with EADDRNOTAVAIL
-//     once it reaches the range size, which is what the nc loops hit.
+//     once it reaches the range size, which is what the nc loops hit;
+//   - each listening port's accept queue against its backlog: the kernel
+//     drops new connections once the queue is over the backlog;
+//   - counts per state for configured peer subnets.
 #pragma once
 
 #include <array>
@@ -20,6 +23,7 @@
 
 #include "sockpush/collect/collector.hpp"
 #include "sockpush/collect/proc_files.hpp"
+#include "sockpush/collect/remote_subnets.hpp"
 #include "sockpush/collect/sock_diag.hpp"
 
 namespace sockpush {
@@ -39,6 +43,18 @@ struct tcp_collector_options {
   bool listening_ports = false;             ///< also every port with a listener
   bool ephemeral = true;                    ///< per-destination port pressure
   std::size_t ephemeral_top = 5;            ///< destinations reported by name
+  bool listen_queues = true;                ///< accept queue and backlog per listening port
+  std::vector<remote_subnet> remote_subnets;
+};
+
+/// A listening port's fullest listener (several with SO_REUSEPORT or one per
+/// address). The backlog is 0 where only /proc was read: it does not show it.
+struct listen_queue {
+  std::uint32_t accept_queue = 0;
+  std::uint32_t backlog = 0;
+  /// accept_queue / backlog in percent; over 100 the kernel drops new
+  /// connections (it refuses them once the queue exceeds the backlog).
+  double fill_percent() const;
 };
 
 /// One destination's use of the ephemeral range.
@@ -63,6 +79,10 @@ class tcp_state_collector final : public collector {
   const tcp_state_counts& states() const { return states_; }
   const std::map<std::uint16_t, tcp_state_counts>& local_ports() const { return local_counts_; }
   const std::map<std::uint16_t, tcp_state_counts>& remote_ports() const { return remote_counts_; }
+  const std::map<std::uint16_t, listen_queue>& listen_queues() const { return listen_queues_; }
+  /// Per state, the sockets whose peer is in each subnet (indexed as subnets()).
+  const std::vector<tcp_state_counts>& remote_subnet_counts() const { return subnet_counts_; }
+  const subnet_table& subnets() const { return subnets_; }
   /// Destinations by descending use (at most ephemeral_top).
   std::vector<destination_usage> busiest_destinations() const;
 
@@ -81,6 +101,7 @@ class tcp_state_collector final : public collector {
   void visit(const socket_record& s);
   /// Forgets the counts of the scan under way.
   void reset_counts();
+  void add_listener(const socket_record& s);
 
   struct destination_key {
     std::array<std::uint8_t, 16> address;
@@ -102,6 +123,10 @@ class tcp_state_collector final : public collector {
   std::unordered_map<std::uint16_t, tcp_state_counts> server_port_counts_;
   std::optional<ephemeral_ports> ephemeral_;
   std::unordered_map<destination_key, std::uint64_t, destination_hash> destinations_;
+  std::map<std::uint16_t, listen_queue> listen_queues_;
+  double max_fill_percent_ = 0;
+  subnet_table subnets_;
+  std::vector<tcp_state_counts> subnet_counts_;
 };
 
 }  // namespace sockpush
