@@ -9,6 +9,8 @@ set(libc_tests
   "kernel: netstat rates come from the second round on, by counter name"
   "kernel: conntrack fill and per-state entries from a namespace with tracking on"
   "kernel: 10,500 TIME_WAIT and 300 ESTABLISHED sockets counted like sockstat and ss"
+  "kernel: listen queues match ss -ltn, through sock_diag and /proc, full and drained"
+  "kernel: states per remote subnet equal an oracle over ss -tan, IPv4, IPv6 and mapped"
   "end to end: 60 rounds, carbon-cache SIGKILLed 3 times, every round stored (replay)"
   "listen: tcp, udp, unix and bash's /dev/udp lines share the one carbon connection"
   "listen: max_clients refuses the extra client, idle clients are closed, a half line left at an idle close or at our stop is refused"
