@@ -9,9 +9,15 @@ build-up happens on loopback too):
   - a private carbon-cache and graphite-web (graphite_stack.py);
   - sockpush, one round a second, pushing to that carbon-cache;
   - for LOOP seconds, RATE samples a second sent the `echo ... | nc` way: one
-    connection per sample to a line sink, closed by the sender, which keeps
-    the socket in TIME_WAIT for 60 s;
+    connection per sample to a line sink on 127.0.0.2, closed by the sender,
+    which keeps the socket in TIME_WAIT for 60 s;
+  - at the same time, a service on 127.0.0.3 that accepts SLOW_ACCEPTS
+    connections a second (backlog SLOW_BACKLOG) gets fewer than that for a
+    third of LOOP, then more, then none: its accept queue fills, overflows
+    and drains;
   - then WAIT more seconds, for the plateau and the start of the decline.
+sockpush counts the sockets per remote subnet: the sink, the slow service,
+and the rest of 127.0.0.0/8.
 The panels are the dashboard's own targets (packaging/grafana/sockpush.json).
 
 Usage (root; Debian 12 with graphite-carbon and graphite-web installed):
@@ -37,12 +43,17 @@ RATE = int(os.environ.get("RATE", "60"))
 LOOP = int(os.environ.get("LOOP", "45"))
 WAIT = int(os.environ.get("WAIT", "30"))
 PORTS = int(os.environ.get("PORTS", "2000"))
+SLOW_ACCEPTS, SLOW_BACKLOG = 20, 32
+SINK, SLOW_SERVICE = ("127.0.0.2", 2003), ("127.0.0.3", 2004)
+SUBNETS = 'nc_sink = "127.0.0.2/32", slow_service = "127.0.0.3/32", other_loopback = "127.0.0.0/8"'
 PREFIX, HOST = "demo.", "router"
 PANELS = {
     "TCP sockets per state": "tcp-states.png",
     "TIME_WAIT and the ephemeral port range": "time-wait-vs-range.png",
     "Ephemeral-port pressure per destination (%)": "port-pressure.png",
     "sockpush delivery": "delivery.png",
+    "Listen queue fill per port (%)": "listen-queue-fill.png",
+    "TCP sockets per remote subnet": "remote-subnets.png",
 }
 
 
@@ -54,9 +65,10 @@ def enter_private_network():
     subprocess.run(["sysctl", "-qw", f"net.ipv4.ip_local_port_range=40000 {40000 + PORTS - 1}"],
                    check=True)
     subprocess.run(["sysctl", "-qw", "net.ipv4.tcp_tw_reuse=0"], check=True)
-    route = subprocess.run(["ip", "route", "get", "127.0.0.1"], capture_output=True, text=True)
-    if " dev lo " not in route.stdout:
-        sys.exit(f"render-panels: 127.0.0.1 is not routed over lo here: {route.stdout}")
+    for address in ("127.0.0.1", SINK[0], SLOW_SERVICE[0]):
+        route = subprocess.run(["ip", "route", "get", address], capture_output=True, text=True)
+        if " dev lo " not in route.stdout:
+            sys.exit(f"render-panels: {address} is not routed over lo here: {route.stdout}")
 
 
 def line_sink(server, stop):
@@ -71,6 +83,42 @@ def line_sink(server, stop):
             conn.recv(4096)
 
 
+def slow_service(server, stop):
+    """Accepts SLOW_ACCEPTS connections a second, and closes each at once."""
+    while not stop.wait(1 / SLOW_ACCEPTS):
+        try:
+            conn, _ = server.accept()
+            conn.close()
+        except BlockingIOError:
+            pass
+
+
+def slow_clients(stop):
+    """Connects to the slow service at half its pace for LOOP / 3 s, at twice
+    it for LOOP / 3 s, then stops; each client hangs up after 3 s."""
+    third = LOOP / 3
+
+    def due(elapsed):  # connects made by `elapsed` seconds in
+        return (SLOW_ACCEPTS / 2 * min(elapsed, third) +
+                SLOW_ACCEPTS * 2 * max(0.0, min(elapsed, 2 * third) - third))
+
+    start = time.monotonic()
+    open_clients = []
+    made = 0
+    while not stop.is_set() and time.monotonic() - start < LOOP:
+        while made < due(time.monotonic() - start):
+            client = socket.socket()
+            client.setblocking(False)
+            client.connect_ex(SLOW_SERVICE)
+            open_clients.append((time.monotonic(), client))
+            made += 1
+        while open_clients and open_clients[0][0] < time.monotonic() - 3:
+            open_clients.pop(0)[1].close()
+        time.sleep(0.01)
+    for _, client in open_clients:
+        client.close()
+
+
 def nc_loop(port):
     """RATE samples a second for LOOP seconds, one connection each, the
     sender closing first; counts the connect() failures (ports exhausted)."""
@@ -78,7 +126,7 @@ def nc_loop(port):
     start = time.monotonic()
     for i in range(RATE * LOOP):
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            with socket.create_connection((SINK[0], port), timeout=2) as s:
                 s.sendall(f"demo.nc.value {i} {int(time.time())}\n".encode())
         except OSError:
             failures += 1
@@ -116,15 +164,25 @@ def main():
     try:
         stack.start_carbon()
         migrate = stack.prepare_web()
-        sink = socket.create_server(("127.0.0.1", 2003), backlog=1024)
+        sink = socket.create_server(SINK, backlog=1024)
         threading.Thread(target=line_sink, args=(sink, stop), daemon=True).start()
+        slow = socket.create_server(SLOW_SERVICE, backlog=SLOW_BACKLOG)
+        slow.setblocking(False)
+        threading.Thread(target=slow_service, args=(slow, stop), daemon=True).start()
+        config = os.path.join(work, "sockpush.toml")
+        with open(config, "w") as f:
+            f.write(f"[collectors]\ntcp_remote_subnets = {{ {SUBNETS} }}\n")
         stack.processes.append(subprocess.Popen(
-            [sockpush, "--carbon", f"127.0.0.1:{stack.carbon_port}", "--interval", "1",
-             "--prefix", PREFIX + HOST], stderr=open(os.path.join(work, "sockpush.log"), "w")))
+            [sockpush, "-c", config, "--carbon", f"127.0.0.1:{stack.carbon_port}", "--interval",
+             "1", "--prefix", PREFIX + HOST],
+            stderr=open(os.path.join(work, "sockpush.log"), "w")))
         started = time.time()
         time.sleep(5)
         print(f"render-panels: {RATE} connections/s for {LOOP} s, {PORTS} ephemeral ports")
-        failures = nc_loop(2003)
+        clients = threading.Thread(target=slow_clients, args=(stop,), daemon=True)
+        clients.start()
+        failures = nc_loop(SINK[1])
+        clients.join()
         print(f"render-panels: {failures} of {RATE * LOOP} connects failed; waiting {WAIT} s")
         time.sleep(WAIT)
         stack.start_web(migrate)

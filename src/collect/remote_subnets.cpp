@@ -110,11 +110,15 @@ subnet_table::subnet_table(const std::vector<remote_subnet>& subnets) {
     }
     names_.push_back(subnet.name);
   }
-  v4_ = flatten(v4, 32);
+  const auto v4_ranges = flatten(v4, 32);
+  v4_.starts.clear();
+  for (const auto& start : v4_ranges.starts)
+    v4_.starts.push_back(static_cast<std::uint32_t>(start.low));
+  v4_.owners = v4_ranges.owners;
   v6_ = flatten(v6, 128);
 }
 
-subnet_table::ranges subnet_table::flatten(
+subnet_table::ranges<subnet_table::wide> subnet_table::flatten(
     const std::vector<std::pair<ip_prefix, std::size_t>>& prefixes, unsigned bits) {
   // Every prefix is one range [first, last]; the ranges' edges cut the
   // address space into pieces no prefix edge crosses, and each piece belongs
@@ -141,7 +145,9 @@ subnet_table::ranges subnet_table::flatten(
   }
   std::sort(edges.begin(), edges.end());
   edges.erase(std::unique(edges.begin(), edges.end()), edges.end());
-  ranges flat;
+  ranges<wide> flat;
+  flat.starts.clear();
+  flat.owners.clear();
   for (auto edge : edges) {
     std::size_t owner = no_subnet;
     unsigned longest = 0;
@@ -157,26 +163,40 @@ subnet_table::ranges subnet_table::flatten(
   return flat;
 }
 
-std::size_t subnet_table::ranges::find(wide address) const {
-  // starts[0] is 0, so the range holding `address` is the one before the
-  // first start beyond it.
-  auto beyond = std::upper_bound(starts.begin(), starts.end(), address);
-  return owners[static_cast<std::size_t>(beyond - starts.begin()) - 1];
+template <typename Number>
+std::size_t subnet_table::ranges<Number>::find(Number address) const {
+  // The last start at or below the address, by halving without a branch on
+  // the comparison: the peers of a table walk are in no order, so a branch
+  // would be mispredicted about half the time.
+  const Number* first = starts.data();
+  for (std::size_t count = starts.size(); count > 1;) {
+    const std::size_t half = count / 2;
+    first = first[half] <= address ? first + half : first;
+    count -= half;
+  }
+  return owners[static_cast<std::size_t>(first - starts.data())];
 }
+
+namespace {
+
+std::uint32_t ipv4_number(const std::uint8_t* bytes) {
+  return static_cast<std::uint32_t>(bytes[0]) << 24 | static_cast<std::uint32_t>(bytes[1]) << 16 |
+         static_cast<std::uint32_t>(bytes[2]) << 8 | bytes[3];
+}
+
+}  // namespace
 
 subnet_table::wide subnet_table::number_of(std::uint8_t family,
                                            const std::array<std::uint8_t, 16>& address) {
   if (family == AF_INET6) return {big_endian_64(address.data()), big_endian_64(address.data() + 8)};
-  return {0, big_endian_64(address.data()) >> 32};
+  return {0, ipv4_number(address.data())};
 }
 
 std::size_t subnet_table::find(std::uint8_t family,
                                const std::array<std::uint8_t, 16>& address) const {
-  if (family != AF_INET6) return v4_.find(number_of(AF_INET, address));
+  if (family != AF_INET6) return v4_.find(ipv4_number(address.data()));
   if (!is_v4_mapped(address)) return v6_.find(number_of(AF_INET6, address));
-  std::array<std::uint8_t, 16> mapped{};
-  std::copy_n(address.begin() + 12, 4, mapped.begin());
-  return v4_.find(number_of(AF_INET, mapped));
+  return v4_.find(ipv4_number(address.data() + 12));
 }
 
 }  // namespace sockpush

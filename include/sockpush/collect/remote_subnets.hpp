@@ -51,25 +51,29 @@ class subnet_table {
   std::size_t find(std::uint8_t family, const std::array<std::uint8_t, 16>& address) const;
 
  private:
-  /// Address ranges of one family as unsigned numbers, split in two 64-bit
-  /// halves (32-bit CPUs have no 128-bit integer): range i runs from
-  /// starts[i] up to the next start, and belongs to owners[i].
+  /// An IPv6 address as an unsigned number in two 64-bit halves (32-bit
+  /// CPUs have no 128-bit integer).
   struct wide {
     std::uint64_t high = 0, low = 0;
     auto operator<=>(const wide&) const = default;
   };
+  /// One family's addresses cut into ranges: range i runs from starts[i]
+  /// up to the next start and belongs to owners[i]; starts[0] is 0.
+  template <typename Number>
   struct ranges {
-    std::vector<wide> starts;
-    std::vector<std::size_t> owners;
-    std::size_t find(wide address) const;
+    std::vector<Number> starts{Number{}};
+    std::vector<std::size_t> owners{no_subnet};
+    std::size_t find(Number address) const;
   };
   /// The address as a number: IPv4 in the low 32 bits.
   static wide number_of(std::uint8_t family, const std::array<std::uint8_t, 16>& address);
-  static ranges flatten(const std::vector<std::pair<ip_prefix, std::size_t>>& prefixes,
-                        unsigned bits);
+  /// Prefixes of one family to ranges, numbers held as `wide` (IPv4 in the low bits).
+  static ranges<wide> flatten(const std::vector<std::pair<ip_prefix, std::size_t>>& prefixes,
+                              unsigned bits);
 
   std::vector<std::string> names_;
-  ranges v4_, v6_;
+  ranges<std::uint32_t> v4_;
+  ranges<wide> v6_;
 };
 
 }  // namespace sockpush
