@@ -21,8 +21,7 @@ TEST_CASE("end to end: rounds pushed to a real carbon-cache are stored in whispe
   carbon_cache carbon(dir);
   const long long start = time(nullptr);
   // No per-destination lines: every round has the same size.
-  test::write_file(dir / "sockpush.toml",
-                   "[collectors]\nephemeral_top = 0\nconntrack_top_ports = 0\n");
+  test::write_file(dir / "sockpush.toml", test::fixed_size_rounds);
   test::child daemon(test::daemon_command({.config = dir / "sockpush.toml",
                                            .carbon = test::loopback(carbon.line_port()),
                                            .interval = "1",
@@ -88,9 +87,8 @@ restart_outcome run_across_restarts(bool sigkill, const std::string& carbon_sett
                                     int seconds_between, unsigned port_block = 0) {
   test::temp_dir dir;
   carbon_cache carbon(dir, "carbon", port_block);
-  test::write_file(dir / "sockpush.toml",
-                   "[carbon]\nreconnect_min = 0.2\nreconnect_max = 1\n" + carbon_settings +
-                       "[collectors]\nephemeral_top = 0\nconntrack_top_ports = 0\n");
+  test::write_file(dir / "sockpush.toml", "[carbon]\nreconnect_min = 0.2\nreconnect_max = 1\n" +
+                                              carbon_settings + test::fixed_size_rounds);
   restart_outcome outcome;
   const long long start = time(nullptr);
   test::child daemon(test::daemon_command({.config = dir / "sockpush.toml",

@@ -18,13 +18,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// Rounds of one size all run long: no per-destination lines, whose number
-/// follows what else the machine is doing.
-const std::string fixed_size_rounds = "[collectors]\nephemeral_top = 0\nconntrack_top_ports = 0\n";
-
 std::string config_file(const test::temp_dir& dir, const std::string& extra = {}) {
   auto path = dir / "sockpush.toml";
-  test::write_file(path, fixed_size_rounds + extra);
+  test::write_file(path, test::fixed_size_rounds + extra);
   return path;
 }
 

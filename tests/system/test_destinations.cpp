@@ -17,8 +17,6 @@ using test::carbon_cache;
 
 namespace {
 
-const std::string fixed_size_rounds = "[collectors]\nephemeral_top = 0\nconntrack_top_ports = 0\n";
-
 /// Seconds in [from, to] with a point in neither `a` nor `b`.
 std::vector<long long> gaps(const std::map<long long, double>& a,
                             const std::map<long long, double>& b, long long from, long long to) {
@@ -47,7 +45,7 @@ TEST_CASE(
   test::write_file(
       dir / "sockpush.toml",
       "[carbon]\ndestinations = [\"" + primary.address() + "\", \"" + secondary.address() +
-          "\"]\nhold_down = 3\nreconnect_min = 0.2\nreconnect_max = 1\n" + fixed_size_rounds);
+          "\"]\nhold_down = 3\nreconnect_min = 0.2\nreconnect_max = 1\n" + test::fixed_size_rounds);
   const long long start = time(nullptr);
   run.start({.config = dir / "sockpush.toml", .interval = "1", .prefix = "fo"});
   test::sleep_ms(5000);
@@ -118,7 +116,7 @@ TEST_CASE(
                    "[carbon]\nmode = \"carbon_ch\"\ndestinations = [\"" + a.address() + ":a\", \"" +
                        b.address() +
                        ":b\"]\nreplay_seconds = 5\nreconnect_min = 0.2\nreconnect_max = 1\n" +
-                       fixed_size_rounds);
+                       test::fixed_size_rounds);
   const long long start = time(nullptr);
   run.start({.config = dir / "sockpush.toml", .interval = "1", .prefix = "ch"});
   test::sleep_ms(4000);
@@ -212,7 +210,8 @@ TEST_CASE("destinations: reconnect_interval moves the connection make-before-bre
   test::daemon_run run;
   const auto& dir = run.dir;
   auto& sink = run.sink();
-  test::write_file(dir / "sockpush.toml", "[carbon]\nreconnect_interval = 1\n" + fixed_size_rounds);
+  test::write_file(dir / "sockpush.toml",
+                   "[carbon]\nreconnect_interval = 1\n" + test::fixed_size_rounds);
   run.start(
       {.config = dir / "sockpush.toml", .carbon = run.carbon(), .interval = "0.2", .prefix = "mv"});
   REQUIRE(run.received(".sockpush.sent_lines", 30, 20000ms));
@@ -247,7 +246,8 @@ TEST_CASE("destinations: a DNS change is followed at the next reconnect_interval
   test::line_sink new_home(dir / "new", old_home.port(), false, "127.0.0.3");
   const auto hosts = dir / "hosts";
   test::write_file(hosts, "127.0.0.2 carbon.sockpush.test\n");
-  test::write_file(dir / "sockpush.toml", "[carbon]\nreconnect_interval = 1\n" + fixed_size_rounds);
+  test::write_file(dir / "sockpush.toml",
+                   "[carbon]\nreconnect_interval = 1\n" + test::fixed_size_rounds);
   const std::string run = "mount --bind " + hosts + " /etc/hosts && exec " +
                           test::shell_line(test::daemon_command(
                               {.config = dir / "sockpush.toml",
@@ -294,7 +294,7 @@ TEST_CASE(
                        "\", \"127.0.0.1:" + std::to_string(secondary.port()) +
                        "\"]\nuser_timeout = 2\nconnect_timeout = 1\nhold_down = 60\n"
                        "reconnect_min = 0.2\nreconnect_max = 0.5\n" +
-                       fixed_size_rounds);
+                       test::fixed_size_rounds);
   run.start({.config = dir / "sockpush.toml", .interval = "0.5", .prefix = "gone"});
   REQUIRE(test::wait_until(
       [&] { return test::metric(primary.data(), ".sockpush.sent_lines").values.size() >= 4; },

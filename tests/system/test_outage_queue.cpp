@@ -120,12 +120,11 @@ std::uint64_t bytes_in(const std::filesystem::path& dir) {
 std::string queue_config(const test::daemon_run& run, unsigned listen_port,
                          const std::string& queue_dir, std::string buffer = {}) {
   if (buffer.find("max_bytes = ") == std::string::npos) buffer += "max_bytes = 65536\n";
-  return run.config(
-      "[collectors]\nephemeral_top = 0\nconntrack_top_ports = 0\n"
-      "[carbon]\nreconnect_min = 0.2\nreconnect_max = 0.5\n"
-      "[buffer]\nspool_sync_seconds = 1\nspool_dir = \"" +
-      queue_dir + "\"\n" + buffer +
-      "[[listen]]\naddress = \"tcp://127.0.0.1:" + std::to_string(listen_port) + "\"\n");
+  return run.config(test::fixed_size_rounds +
+                    "[carbon]\nreconnect_min = 0.2\nreconnect_max = 0.5\n"
+                    "[buffer]\nspool_sync_seconds = 1\nspool_dir = \"" +
+                    queue_dir + "\"\n" + buffer + "[[listen]]\naddress = \"tcp://127.0.0.1:" +
+                    std::to_string(listen_port) + "\"\n");
 }
 
 /// The value of a self-metric in the round stamped `ts`.

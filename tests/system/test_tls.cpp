@@ -20,15 +20,13 @@ using test::tls_relay;
 
 namespace {
 
-const std::string fixed_size_rounds = "[collectors]\nephemeral_top = 0\nconntrack_top_ports = 0\n";
-
 /// [carbon] for TLS to `relay`, trusting `ca` (in `dir`), asking for `name`.
 std::string tls_carbon(const test::temp_dir& dir, const tls_relay& relay,
                        const std::string& extra = {}, const std::string& ca = "ca.pem",
                        const std::string& name = "carbon.test") {
   return "[carbon]\naddress = \"" + relay.address() + "\"\ntls = true\ntls_ca_file = \"" +
          dir / ca + "\"\ntls_server_name = \"" + name +
-         "\"\nreconnect_min = 0.2\nreconnect_max = 0.5\n" + extra + fixed_size_rounds;
+         "\"\nreconnect_min = 0.2\nreconnect_max = 0.5\n" + extra + test::fixed_size_rounds;
 }
 
 /// Established connections from us to `port` (the relay's).

@@ -52,6 +52,11 @@ struct daemon_options {
   bool once = false;          ///< --once
 };
 std::vector<std::string> daemon_command(const daemon_options& options);
+/// A [collectors] section whose rounds all have the same number of lines,
+/// whatever other tests do meanwhile: no per-destination or per-port lines,
+/// no listen queues (listeners come and go).
+inline const std::string fixed_size_rounds =
+    "[collectors]\nephemeral_top = 0\nconntrack_top_ports = 0\ntcp_listen_queues = false\n";
 /// "127.0.0.1:PORT".
 std::string loopback(unsigned port);
 /// argv as one line for sh -c, each word quoted.
