@@ -312,8 +312,8 @@ bool is_counter_name(std::string_view name) {
 }
 
 /// { NAME = "CIDR" or ["CIDR", ...], ... }, in name order (a TOML table
-/// has none). Each entry is checked as it joins the others, so an error points
-/// at the entry that makes it.
+/// has none). An error in one entry points at that entry; a prefix under two
+/// names, at the table.
 key_io remote_subnets(std::vector<remote_subnet>& out) {
   auto read = [&out](const toml::value& v, const std::string& key) {
     if (!v.is_table())
@@ -335,12 +335,17 @@ key_io remote_subnets(std::vector<remote_subnet>& out) {
           subnet.prefixes.push_back(item.as_string().str);
         }
       }
-      out.push_back(std::move(subnet));
       try {
-        subnet_table check(out);
+        subnet_table::check(subnet);
       } catch (const std::invalid_argument& e) {
         fail_at(*value, fmt::format("{}: {}", key, e.what()), "here");
       }
+      out.push_back(std::move(subnet));
+    }
+    try {
+      subnet_table across_entries(out);
+    } catch (const std::invalid_argument& e) {
+      fail_at(v, fmt::format("{}: {}", key, e.what()), "here");
     }
   };
   auto show = [&out] {

@@ -58,9 +58,13 @@ daemon::daemon(const config& cfg, bool once, config_source reload, std::string c
       writer_(make_writer(io_, cfg_, buffer_)),
       intake_(buffer_, [this] { writer_->wake(); }, {cfg.path_chars, {}}) {
   const auto& c = cfg_.collectors;
-  tcp_collector_options tcp{c.tcp_local_ports,   c.tcp_remote_ports, c.tcp_listening_ports,
-                            c.ephemeral,         c.ephemeral_top,    c.tcp_listen_queues,
-                            c.tcp_remote_subnets};
+  tcp_collector_options tcp{.local_ports = c.tcp_local_ports,
+                            .remote_ports = c.tcp_remote_ports,
+                            .listening_ports = c.tcp_listening_ports,
+                            .ephemeral = c.ephemeral,
+                            .ephemeral_top = c.ephemeral_top,
+                            .listen_queues = c.tcp_listen_queues,
+                            .remote_subnets = c.tcp_remote_subnets};
   collectors_.push_back(std::make_unique<tcp_state_collector>(std::move(tcp)));
   if (c.udp) collectors_.push_back(std::make_unique<udp_collector>());
   if (c.sockstat) collectors_.push_back(std::make_unique<sockstat_collector>());

@@ -79,35 +79,33 @@ ip_prefix parse_ip_prefix(std::string_view text) {
   return p;
 }
 
+std::vector<ip_prefix> subnet_table::check(const remote_subnet& subnet) {
+  if (subnet.name.empty() || sanitize_path_component(subnet.name) != subnet.name)
+    throw std::invalid_argument(fmt::format(
+        "subnet name '{}' must be one metric path component (letters, digits, '_' and '-')",
+        subnet.name));
+  if (subnet.prefixes.empty())
+    throw std::invalid_argument(fmt::format("subnet '{}' has no prefix", subnet.name));
+  std::vector<ip_prefix> prefixes;
+  for (const auto& text : subnet.prefixes) {
+    try {
+      prefixes.push_back(parse_ip_prefix(text));
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(fmt::format("subnet '{}': {}", subnet.name, e.what()));
+    }
+  }
+  return prefixes;
+}
+
 subnet_table::subnet_table(const std::vector<remote_subnet>& subnets) {
-  std::vector<std::pair<ip_prefix, std::size_t>> v4, v6;
+  std::vector<owned_prefix> v4, v6;
   for (const auto& subnet : subnets) {
-    if (subnet.name.empty() || sanitize_path_component(subnet.name) != subnet.name)
-      throw std::invalid_argument(
-          fmt::format("subnet name '{}' must be one metric path component (letters, digits, "
-                      "'_' and '-')",
-                      subnet.name));
     if (std::find(names_.begin(), names_.end(), subnet.name) != names_.end())
       throw std::invalid_argument(fmt::format("subnet name '{}' is given twice", subnet.name));
-    if (subnet.prefixes.empty())
-      throw std::invalid_argument(fmt::format("subnet '{}' has no prefix", subnet.name));
-    for (const auto& text : subnet.prefixes) {
-      ip_prefix prefix;
-      try {
-        prefix = parse_ip_prefix(text);
-      } catch (const std::invalid_argument& e) {
-        throw std::invalid_argument(fmt::format("subnet '{}': {}", subnet.name, e.what()));
-      }
-      auto& same_family = prefix.family == AF_INET ? v4 : v6;
-      for (const auto& [other, owner] : same_family)
-        if (other == prefix)
-          throw std::invalid_argument(
-              owner == names_.size()
-                  ? fmt::format("subnet '{}' lists '{}' twice", subnet.name, text)
-                  : fmt::format("subnet '{}': '{}' is also in subnet '{}'", subnet.name, text,
-                                names_[owner]));
-      same_family.emplace_back(prefix, names_.size());
-    }
+    const auto prefixes = check(subnet);
+    for (std::size_t i = 0; i < prefixes.size(); ++i)
+      (prefixes[i].family == AF_INET ? v4 : v6)
+          .push_back({prefixes[i], names_.size(), &subnet.prefixes[i]});
     names_.push_back(subnet.name);
   }
   const auto v4_ranges = flatten(v4, 32);
@@ -118,48 +116,71 @@ subnet_table::subnet_table(const std::vector<remote_subnet>& subnets) {
   v6_ = flatten(v6, 128);
 }
 
-subnet_table::ranges<subnet_table::wide> subnet_table::flatten(
-    const std::vector<std::pair<ip_prefix, std::size_t>>& prefixes, unsigned bits) {
-  // Every prefix is one range [first, last]; the ranges' edges cut the
-  // address space into pieces no prefix edge crosses, and each piece belongs
-  // to the longest prefix holding its first address.
+subnet_table::ranges<subnet_table::wide> subnet_table::flatten(std::vector<owned_prefix>& prefixes,
+                                                               unsigned bits) const {
+  // Two CIDR prefixes are either disjoint or one holds the other. Sorted by
+  // first address, widest first, they come in the order of a walk down
+  // their nesting; a stack of the prefixes holding the current address then
+  // knows the longest one (its top) at every edge.
   struct span {
     wide first, last;
-    unsigned length;
     std::size_t owner;
   };
-  std::vector<span> spans;
-  std::vector<wide> edges{wide{}};
-  for (const auto& [prefix, owner] : prefixes) {
-    auto last_address = prefix.address;
-    for (unsigned bit = prefix.length; bit < bits; ++bit)
+  auto span_of = [bits](const owned_prefix& p) {
+    auto last_address = p.prefix.address;
+    for (unsigned bit = p.prefix.length; bit < bits; ++bit)
       last_address[bit / 8] |= static_cast<std::uint8_t>(0x80 >> (bit % 8));
-    span s{number_of(prefix.family, prefix.address), number_of(prefix.family, last_address),
-           prefix.length, owner};
-    spans.push_back(s);
-    edges.push_back(s.first);
-    wide after = s.last;
-    if (++after.low == 0) ++after.high;
-    const bool wrapped = bits == 32 ? after.low >> 32 != 0 : after == wide{};
-    if (!wrapped) edges.push_back(after);
-  }
-  std::sort(edges.begin(), edges.end());
-  edges.erase(std::unique(edges.begin(), edges.end()), edges.end());
+    return span{number_of(p.prefix.family, p.prefix.address),
+                number_of(p.prefix.family, last_address), p.owner};
+  };
+  std::sort(prefixes.begin(), prefixes.end(), [&](const owned_prefix& a, const owned_prefix& b) {
+    const auto a_first = number_of(a.prefix.family, a.prefix.address);
+    const auto b_first = number_of(b.prefix.family, b.prefix.address);
+    return a_first != b_first ? a_first < b_first : a.prefix.length < b.prefix.length;
+  });
+  for (std::size_t i = 1; i < prefixes.size(); ++i)
+    if (prefixes[i].prefix == prefixes[i - 1].prefix) {
+      const auto& [earlier, later] =
+          std::minmax(prefixes[i - 1], prefixes[i],
+                      [](const auto& a, const auto& b) { return a.owner < b.owner; });
+      throw std::invalid_argument(
+          earlier.owner == later.owner
+              ? fmt::format("subnet '{}' lists '{}' twice", names_[later.owner], *later.text)
+              : fmt::format("subnet '{}': '{}' is also in subnet '{}'", names_[later.owner],
+                            *later.text, names_[earlier.owner]));
+    }
+
   ranges<wide> flat;
-  flat.starts.clear();
-  flat.owners.clear();
-  for (auto edge : edges) {
-    std::size_t owner = no_subnet;
-    unsigned longest = 0;
-    for (const auto& s : spans)
-      if (s.first <= edge && edge <= s.last && (owner == no_subnet || s.length > longest)) {
-        owner = s.owner;
-        longest = s.length;
-      }
-    if (!flat.owners.empty() && flat.owners.back() == owner) continue;
-    flat.starts.push_back(edge);
+  // A range from `start` on belongs to `owner`; one starting at the same
+  // address replaces it, and one with the owner of the range before is no range.
+  auto begin_range = [&flat](wide start, std::size_t owner) {
+    if (flat.starts.back() == start) {
+      flat.starts.pop_back();
+      flat.owners.pop_back();
+    }
+    if (!flat.owners.empty() && flat.owners.back() == owner) return;
+    flat.starts.push_back(start);
     flat.owners.push_back(owner);
+  };
+  const wide top = bits == 32 ? wide{0, 0xFFFFFFFFU} : wide{~0ULL, ~0ULL};
+  std::vector<span> holding;
+  auto close_until = [&](const wide* next_first) {
+    while (!holding.empty() && (!next_first || holding.back().last < *next_first)) {
+      const auto ended = holding.back();
+      holding.pop_back();
+      if (ended.last == top) continue;  // nothing follows the last address
+      wide after = ended.last;
+      if (++after.low == 0) ++after.high;
+      begin_range(after, holding.empty() ? no_subnet : holding.back().owner);
+    }
+  };
+  for (const auto& p : prefixes) {
+    const auto s = span_of(p);
+    close_until(&s.first);
+    begin_range(s.first, s.owner);
+    holding.push_back(s);
   }
+  close_until(nullptr);
   return flat;
 }
 

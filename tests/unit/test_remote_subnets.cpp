@@ -228,6 +228,64 @@ TEST_CASE("subnets: 20,000 random peers land where the obvious rule puts them") 
   CHECK(matched > 15000);  // the peers fall inside as well as between the prefixes
 }
 
+TEST_CASE("subnets: 300 random nested, adjacent and disjoint prefixes against the obvious rule") {
+  // Few bases, random lengths: prefixes nest deeply, sit side by side and end
+  // together, which is where cutting the address space into ranges can go wrong.
+  std::mt19937 random(4096);
+  std::vector<remote_subnet> subnets;
+  std::vector<std::pair<ip_prefix, std::size_t>> prefixes;
+  const std::array<std::array<std::uint8_t, 16>, 3> bases = {
+      std::array<std::uint8_t, 16>{10, 1, 2, 3}, std::array<std::uint8_t, 16>{255, 255, 255, 255},
+      std::array<std::uint8_t, 16>{0xfd, 0, 0, 8, 0, 0, 0, 2, 0xff, 0xff, 0xff, 0xff}};
+  while (prefixes.size() < 300) {
+    const auto family = random() % 3 == 2 ? AF_INET6 : AF_INET;
+    const unsigned bits = family == AF_INET ? 32 : 128;
+    auto address = bases[family == AF_INET6 ? 2 : random() % 2];
+    for (unsigned bit = bits - 12; bit < bits; ++bit)  // low bits vary
+      if (random() & 1) address[bit / 8] ^= static_cast<std::uint8_t>(0x80 >> (bit % 8));
+    const unsigned length = static_cast<unsigned>(random() % (bits + 1));
+    ip_prefix p{static_cast<std::uint8_t>(family), address, length};
+    for (unsigned bit = length; bit < bits; ++bit)
+      p.address[bit / 8] &= static_cast<std::uint8_t>(~(0x80 >> (bit % 8)));
+    bool known = false;
+    for (const auto& [other, index] : prefixes) known |= other == p;
+    if (known) continue;
+    char text[INET6_ADDRSTRLEN];
+    ::inet_ntop(family, p.address.data(), text, sizeof text);
+    subnets.push_back(
+        {"s" + std::to_string(subnets.size()), {std::string(text) + "/" + std::to_string(length)}});
+    prefixes.emplace_back(p, subnets.size() - 1);
+  }
+  const subnet_table table(subnets);
+  for (int i = 0; i < 5000; ++i) {
+    const auto& [p, index] = prefixes[random() % prefixes.size()];
+    const unsigned bits = p.family == AF_INET ? 32 : 128;
+    auto bytes = p.address;
+    // Inside the prefix, at its edges, or just past them.
+    switch (random() % 4) {
+      case 0:
+        for (unsigned bit = p.length; bit < bits; ++bit)
+          if (random() & 1) bytes[bit / 8] ^= static_cast<std::uint8_t>(0x80 >> (bit % 8));
+        break;
+      case 1:  // its last address
+        for (unsigned bit = p.length; bit < bits; ++bit)
+          bytes[bit / 8] |= static_cast<std::uint8_t>(0x80 >> (bit % 8));
+        break;
+      case 2:  // the address before its first
+        for (int byte = static_cast<int>(bits / 8) - 1; byte >= 0 && bytes[byte]-- == 0; --byte) {
+        }
+        break;
+      default:  // the address after its last
+        for (unsigned bit = p.length; bit < bits; ++bit)
+          bytes[bit / 8] |= static_cast<std::uint8_t>(0x80 >> (bit % 8));
+        for (int byte = static_cast<int>(bits / 8) - 1; byte >= 0 && ++bytes[byte] == 0; --byte) {
+        }
+    }
+    CAPTURE(i);
+    REQUIRE(table.find(p.family, bytes) == longest_match(prefixes, p.family, bytes));
+  }
+}
+
 TEST_CASE(
     "subnets: bad names, empty, twice-listed and shared prefixes are errors naming the entry") {
   struct row {

@@ -41,6 +41,10 @@ class subnet_table {
   explicit subnet_table(const std::vector<remote_subnet>& subnets);
   subnet_table() = default;
 
+  /// One entry's name and prefixes, on their own (the constructor checks
+  /// them too): throws as the constructor does, or gives the parsed prefixes.
+  static std::vector<ip_prefix> check(const remote_subnet& subnet);
+
   bool empty() const { return names_.empty(); }
   std::size_t size() const { return names_.size(); }
   const std::string& name(std::size_t index) const { return names_[index]; }
@@ -67,9 +71,14 @@ class subnet_table {
   };
   /// The address as a number: IPv4 in the low 32 bits.
   static wide number_of(std::uint8_t family, const std::array<std::uint8_t, 16>& address);
-  /// Prefixes of one family to ranges, numbers held as `wide` (IPv4 in the low bits).
-  static ranges<wide> flatten(const std::vector<std::pair<ip_prefix, std::size_t>>& prefixes,
-                              unsigned bits);
+  struct owned_prefix {
+    ip_prefix prefix;
+    std::size_t owner;
+    const std::string* text;  ///< as configured, for messages
+  };
+  /// Prefixes of one family (sorted here) to ranges, numbers held as `wide`
+  /// (IPv4 in the low bits). Throws for a prefix given twice.
+  ranges<wide> flatten(std::vector<owned_prefix>& prefixes, unsigned bits) const;
 
   std::vector<std::string> names_;
   ranges<std::uint32_t> v4_;
