@@ -108,10 +108,15 @@ std::uint64_t files_in(const std::filesystem::path& dir) {
   return n;
 }
 
+/// Bytes of the files in `dir` now; the daemon may delete one while this
+/// looks (a segment dropped or delivered): it counts as gone.
 std::uint64_t bytes_in(const std::filesystem::path& dir) {
   std::uint64_t n = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir))
-    if (e.is_regular_file()) n += e.file_size();
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    std::error_code gone;
+    const auto size = e.file_size(gone);
+    if (!gone && e.is_regular_file(gone)) n += size;
+  }
   return n;
 }
 
