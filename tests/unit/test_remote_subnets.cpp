@@ -44,6 +44,20 @@ std::string error_of(const std::vector<remote_subnet>& subnets) {
   return "accepted";
 }
 
+/// The prefix of `length` bits of `address`, added both as a subnet of its
+/// own (named `name`, written as CIDR text) and to the oracle's list.
+void add_prefix(std::vector<remote_subnet>& subnets,
+                std::vector<std::pair<ip_prefix, std::size_t>>& prefixes, const std::string& name,
+                std::uint8_t family, std::array<std::uint8_t, 16> address, unsigned length) {
+  const unsigned bits = family == AF_INET ? 32 : 128;
+  for (unsigned bit = length; bit < bits; ++bit)
+    address[bit / 8] &= static_cast<std::uint8_t>(~(0x80 >> (bit % 8)));
+  char text[INET6_ADDRSTRLEN];
+  ::inet_ntop(family, address.data(), text, sizeof text);
+  subnets.push_back({name, {std::string(text) + "/" + std::to_string(length)}});
+  prefixes.emplace_back(ip_prefix{family, address, length}, subnets.size() - 1);
+}
+
 /// The slow, obvious rule the table must agree with: of every prefix whose
 /// first `length` bits equal the address's, the longest.
 std::size_t longest_match(const std::vector<std::pair<ip_prefix, std::size_t>>& prefixes,
@@ -188,27 +202,13 @@ TEST_CASE("subnets: 20,000 random peers land where the obvious rule puts them") 
   for (unsigned length = 0; length <= 128; length += 4) {
     std::array<std::uint8_t, 16> base{0xfd, 0x00, 0x00, 0x08};
     for (unsigned byte = 4; byte < 16; ++byte) base[byte] = static_cast<std::uint8_t>(random());
-    ip_prefix p{AF_INET6, base, length};
-    for (unsigned bit = length; bit < 128; ++bit)
-      p.address[bit / 8] &= static_cast<std::uint8_t>(~(0x80 >> (bit % 8)));
-    char text[INET6_ADDRSTRLEN];
-    ::inet_ntop(AF_INET6, p.address.data(), text, sizeof text);
-    const auto name = "v6_" + std::to_string(length);
-    subnets.push_back({name, {std::string(text) + "/" + std::to_string(length)}});
-    prefixes.emplace_back(p, subnets.size() - 1);
+    add_prefix(subnets, prefixes, "v6_" + std::to_string(length), AF_INET6, base, length);
   }
   for (unsigned length = 1; length <= 32; ++length) {
     // Every prefix of 10.1.2.3 and of 172.16.200.9 (they differ in the first bit).
-    for (const char* base : {"10.1.2.3", "172.16.200.9"}) {
-      auto p = ip_prefix{AF_INET, parse_address(base).bytes, length};
-      for (unsigned bit = length; bit < 32; ++bit)
-        p.address[bit / 8] &= static_cast<std::uint8_t>(~(0x80 >> (bit % 8)));
-      char text[INET_ADDRSTRLEN];
-      ::inet_ntop(AF_INET, p.address.data(), text, sizeof text);
-      const std::string prefix = std::string(text) + "/" + std::to_string(length);
-      subnets.push_back({"v4_" + std::to_string(subnets.size()), {prefix}});
-      prefixes.emplace_back(p, subnets.size() - 1);
-    }
+    for (const char* base : {"10.1.2.3", "172.16.200.9"})
+      add_prefix(subnets, prefixes, "v4_" + std::to_string(subnets.size()), AF_INET,
+                 parse_address(base).bytes, length);
   }
   const subnet_table table(subnets);
   std::size_t matched = 0;
@@ -244,17 +244,14 @@ TEST_CASE("subnets: 300 random nested, adjacent and disjoint prefixes against th
     for (unsigned bit = bits - 12; bit < bits; ++bit)  // low bits vary
       if (random() & 1) address[bit / 8] ^= static_cast<std::uint8_t>(0x80 >> (bit % 8));
     const unsigned length = static_cast<unsigned>(random() % (bits + 1));
-    ip_prefix p{static_cast<std::uint8_t>(family), address, length};
-    for (unsigned bit = length; bit < bits; ++bit)
-      p.address[bit / 8] &= static_cast<std::uint8_t>(~(0x80 >> (bit % 8)));
-    bool known = false;
-    for (const auto& [other, index] : prefixes) known |= other == p;
-    if (known) continue;
-    char text[INET6_ADDRSTRLEN];
-    ::inet_ntop(family, p.address.data(), text, sizeof text);
-    subnets.push_back(
-        {"s" + std::to_string(subnets.size()), {std::string(text) + "/" + std::to_string(length)}});
-    prefixes.emplace_back(p, subnets.size() - 1);
+    add_prefix(subnets, prefixes, "s" + std::to_string(subnets.size()),
+               static_cast<std::uint8_t>(family), address, length);
+    for (std::size_t i = 0; i + 1 < prefixes.size(); ++i)
+      if (prefixes[i].first == prefixes.back().first) {  // drawn before: drop it
+        prefixes.pop_back();
+        subnets.pop_back();
+        break;
+      }
   }
   const subnet_table table(subnets);
   for (int i = 0; i < 5000; ++i) {
