@@ -43,6 +43,11 @@ std::uint64_t big_endian_64(const std::uint8_t* bytes) {
   return n;
 }
 
+std::uint32_t ipv4_number(const std::uint8_t* bytes) {
+  return static_cast<std::uint32_t>(bytes[0]) << 24 | static_cast<std::uint32_t>(bytes[1]) << 16 |
+         static_cast<std::uint32_t>(bytes[2]) << 8 | bytes[3];
+}
+
 }  // namespace
 
 ip_prefix parse_ip_prefix(std::string_view text) {
@@ -197,15 +202,6 @@ std::size_t subnet_table::ranges<Number>::find(Number address) const {
   }
   return owners[static_cast<std::size_t>(first - starts.data())];
 }
-
-namespace {
-
-std::uint32_t ipv4_number(const std::uint8_t* bytes) {
-  return static_cast<std::uint32_t>(bytes[0]) << 24 | static_cast<std::uint32_t>(bytes[1]) << 16 |
-         static_cast<std::uint32_t>(bytes[2]) << 8 | bytes[3];
-}
-
-}  // namespace
 
 subnet_table::wide subnet_table::number_of(std::uint8_t family,
                                            const std::array<std::uint8_t, 16>& address) {
