@@ -27,6 +27,7 @@ carbon_hash_ring::carbon_hash_ring(const std::vector<carbon_destination>& nodes,
   if (nodes.empty()) throw std::invalid_argument("a hash ring needs at least one node");
   std::set<std::uint32_t> taken;
   for (std::size_t index = 0; index < nodes.size(); ++index) {
+    hosts_.push_back(nodes[index].where.host);
     const auto node = python_node_repr(nodes[index]);
     for (int replica = 0; replica < replicas; ++replica) {
       auto at = position(node + ":" + std::to_string(replica));
@@ -38,11 +39,35 @@ carbon_hash_ring::carbon_hash_ring(const std::vector<carbon_destination>& nodes,
   std::sort(ring_.begin(), ring_.end());
 }
 
-std::size_t carbon_hash_ring::node_for(std::string_view metric) const {
+std::size_t carbon_hash_ring::start_of(std::string_view metric) const {
   const auto at = position(metric);
   auto it = std::lower_bound(ring_.begin(), ring_.end(), at,
                              [](const auto& entry, std::uint32_t p) { return entry.first < p; });
-  return it == ring_.end() ? ring_.front().second : it->second;
+  return it == ring_.end() ? 0 : static_cast<std::size_t>(it - ring_.begin());
+}
+
+std::size_t carbon_hash_ring::node_for(std::string_view metric) const {
+  return ring_[start_of(metric)].second;
+}
+
+std::vector<std::size_t> carbon_hash_ring::nodes_for(std::string_view metric, std::size_t count,
+                                                     bool diverse_hosts) const {
+  if (hosts_.size() == 1) return {0};  // as carbon's get_nodes does before any walk
+  std::vector<std::size_t> chosen;
+  std::vector<bool> met(hosts_.size());
+  std::set<std::string_view> hosts_holding;
+  // carbon's get_nodes stops one entry short of a full turn: the entry just
+  // before the start is never looked at.
+  const auto first = start_of(metric);
+  const auto stop = (first + ring_.size() - 1) % ring_.size();
+  for (auto at = first; chosen.size() < count && at != stop; at = (at + 1) % ring_.size()) {
+    const auto node = ring_[at].second;
+    if (met[node]) continue;
+    met[node] = true;
+    if (diverse_hosts && !hosts_holding.insert(hosts_[node]).second) continue;
+    chosen.push_back(node);
+  }
+  return chosen;
 }
 
 }  // namespace sockpush

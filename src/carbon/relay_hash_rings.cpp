@@ -45,7 +45,8 @@ std::uint16_t fnv1a_hash_ring::position(std::string_view key) {
   return static_cast<std::uint16_t>((hash >> 16) ^ (hash & 0xFFFF));
 }
 
-fnv1a_hash_ring::fnv1a_hash_ring(const std::vector<carbon_destination>& nodes) {
+fnv1a_hash_ring::fnv1a_hash_ring(const std::vector<carbon_destination>& nodes)
+    : node_count_(nodes.size()) {
   require_nodes(nodes);
   constexpr int replicas = 100;
   for (std::size_t index = 0; index < nodes.size(); ++index) {
@@ -67,11 +68,30 @@ fnv1a_hash_ring::fnv1a_hash_ring(const std::vector<carbon_destination>& nodes) {
     if (ring_[i].first == ring_[i - 1].first) ring_[i].second = ring_[i - 1].second;
 }
 
-std::size_t fnv1a_hash_ring::node_for(std::string_view metric) const {
+std::size_t fnv1a_hash_ring::start_of(std::string_view metric) const {
   const auto at = position(metric);
   auto it = std::lower_bound(ring_.begin(), ring_.end(), at,
                              [](const auto& entry, std::uint16_t p) { return entry.first < p; });
-  return it == ring_.end() ? ring_.front().second : it->second;
+  return it == ring_.end() ? 0 : static_cast<std::size_t>(it - ring_.begin());
+}
+
+std::size_t fnv1a_hash_ring::node_for(std::string_view metric) const {
+  return ring_[start_of(metric)].second;
+}
+
+std::vector<std::size_t> fnv1a_hash_ring::nodes_for(std::string_view metric,
+                                                    std::size_t count) const {
+  std::vector<std::size_t> chosen;
+  count = std::min(count, node_count_);
+  // One turn at most: a node whose every position another node shares
+  // (they go to the first) is never met.
+  auto at = start_of(metric);
+  for (std::size_t step = 0; step < ring_.size() && chosen.size() < count; ++step) {
+    if (std::find(chosen.begin(), chosen.end(), ring_[at].second) == chosen.end())
+      chosen.push_back(ring_[at].second);
+    at = (at + 1) % ring_.size();
+  }
+  return chosen;
 }
 
 std::size_t jump_fnv1a_hash::bucket(std::uint64_t key, std::size_t buckets) {
@@ -96,6 +116,23 @@ jump_fnv1a_hash::jump_fnv1a_hash(const std::vector<carbon_destination>& nodes) {
 
 std::size_t jump_fnv1a_hash::node_for(std::string_view metric) const {
   return order_[bucket(fnv1a_64(metric), order_.size())];
+}
+
+std::vector<std::size_t> jump_fnv1a_hash::nodes_for(std::string_view metric,
+                                                    std::size_t count) const {
+  std::vector<std::size_t> left = order_, chosen;
+  auto hash = fnv1a_64(metric);
+  while (!left.empty() && chosen.size() < count) {
+    const auto at = bucket(hash, left.size());
+    chosen.push_back(left[at]);
+    hash ^= hash >> 12;
+    hash ^= hash << 25;
+    hash ^= hash >> 27;
+    hash *= 2685821657736338717ull;
+    left[at] = left.back();
+    left.pop_back();
+  }
+  return chosen;
 }
 
 }  // namespace sockpush

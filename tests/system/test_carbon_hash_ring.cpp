@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "sockpush/carbon/carbon_hash_ring.hpp"
@@ -156,6 +157,86 @@ for name in open(sys.argv[1], encoding='utf-8').read().split('\n')[:-1]:
   }
 }
 
+TEST_CASE(
+    "carbon_ch replication: every name's copies go to the members carbon's relay router picks, "
+    "in its order, with and without DIVERSE_REPLICAS") {
+  test::temp_dir dir;
+  const auto names = sample_names(6000);
+  std::string names_text;
+  for (const auto& n : names) names_text += n + "\n";
+  test::write_file(dir / "names", names_text);
+  // carbon-relay's own router (RELAY_METHOD = consistent-hashing), as
+  // graphite-carbon's relay builds it from REPLICATION_FACTOR and
+  // DIVERSE_REPLICAS, asked for each name's destinations.
+  test::write_file(dir / "route.py", R"(import sys
+sys.path.insert(0, '/usr/lib/python3/dist-packages')
+from carbon.routers import ConsistentHashingRouter
+from carbon.util import parseDestinations
+class Settings:
+    REPLICATION_FACTOR = int(sys.argv[3])
+    DIVERSE_REPLICAS = sys.argv[4] == '1'
+    ROUTER_HASH_TYPE = None
+destinations = parseDestinations(sys.argv[2].split(','))
+router = ConsistentHashingRouter(Settings())
+for d in destinations:
+    router.addDestination(d)
+nodes = [(server, instance) for server, port, instance in destinations]
+for name in open(sys.argv[1], encoding='utf-8').read().split('\n')[:-1]:
+    print(' '.join(str(nodes.index((s, i))) for s, port, i in router.getDestinations(name)))
+)");
+  // A host with two instances, four hosts of one member each
+  // (DIVERSE_REPLICAS then changes nothing), and 12 members on 4 hosts.
+  std::vector<std::vector<std::string>> clusters = {
+      {"127.0.0.1:2004:a", "127.0.0.1:2104:b", "10.0.0.2:2004:a"},
+      {"10.0.0.1:2003", "10.0.0.2:2003", "carbon-3.example:2003", "[2001:db8::7]:2004:b"},
+      {}};
+  for (int i = 0; i < 12; ++i)
+    clusters.back().push_back("10.1.0." + std::to_string(i % 4) + ":2004:c" + std::to_string(i));
+  for (const auto& cluster : clusters) {
+    std::string list;
+    for (const auto& d : cluster) list += (list.empty() ? "" : ",") + d;
+    const auto members = destinations(cluster);
+    const carbon_hash_ring ring(members);
+    std::set<std::string> hosts;
+    for (const auto& m : members) hosts.insert(m.where.host);
+    const bool shared_host = hosts.size() < members.size();
+    for (std::size_t replicas : {2U, 3U}) {
+      for (bool diverse : {true, false}) {
+        int rc = 0;
+        const auto carbon_says = test::split_lines(
+            test::run_capture("/usr/bin/python3 " + dir / "route.py" + " " + dir / "names" + " '" +
+                                  list + "' " + std::to_string(replicas) + (diverse ? " 1" : " 0"),
+                              &rc));
+        REQUIRE_MESSAGE(rc == 0, "carbon's router did not run");
+        REQUIRE(carbon_says.size() == names.size());
+        std::size_t agree = 0, other_rule_agrees = 0;
+        for (std::size_t i = 0; i < names.size(); ++i) {
+          auto text = [](const std::vector<std::size_t>& nodes) {
+            std::string out;
+            for (auto n : nodes) out += (out.empty() ? "" : " ") + std::to_string(n);
+            return out;
+          };
+          const auto ours = text(ring.nodes_for(names[i], replicas, diverse));
+          other_rule_agrees += text(ring.nodes_for(names[i], replicas, !diverse)) == carbon_says[i];
+          if (ours == carbon_says[i])
+            ++agree;
+          else if (names.size() - agree < 5)
+            MESSAGE(names[i] << ": sockpush [" << ours << "], carbon [" << carbon_says[i] << "]");
+        }
+        MESSAGE(cluster.size() << " members, replication " << replicas << ", DIVERSE_REPLICAS "
+                               << diverse << ": " << agree << " of " << names.size()
+                               << " names on the same members in the same order; the other "
+                                  "DIVERSE_REPLICAS rule would agree on "
+                               << other_rule_agrees);
+        CHECK(agree == names.size());
+        // Where a host has several members, picking the replicas by the
+        // other rule must show in the comparison.
+        if (shared_host) CHECK(other_rule_agrees < names.size());
+      }
+    }
+  }
+}
+
 namespace {
 
 /// Where each line landed, from port_sinks.py's output: sink index per name.
@@ -175,22 +256,45 @@ struct relay_cluster {
   std::size_t first_sink = 0;
 };
 
-/// Which member of `cluster` got a name that landed on `sinks`; the member
-/// count if none did.
-std::size_t member_of(const std::vector<std::size_t>& sinks, const relay_cluster& cluster) {
+/// Which members of `cluster` got a name that landed on `sinks`, sorted.
+std::vector<std::size_t> members_of(const std::vector<std::size_t>& sinks,
+                                    const relay_cluster& cluster) {
+  std::vector<std::size_t> members;
   for (auto sink : sinks)
     if (sink >= cluster.first_sink && sink < cluster.first_sink + cluster.members.size())
-      return sink - cluster.first_sink;
-  return cluster.members.size();
+      members.push_back(sink - cluster.first_sink);
+  std::sort(members.begin(), members.end());
+  return members;
+}
+
+/// The one member of `cluster` that got a name; the member count if none did.
+std::size_t member_of(const std::vector<std::size_t>& sinks, const relay_cluster& cluster) {
+  const auto members = members_of(sinks, cluster);
+  return members.size() == 1 ? members.front() : cluster.members.size();
+}
+
+/// The members sockpush picks for `metric` with `replication` copies, sorted.
+std::vector<std::size_t> replicas_of(destination_mode mode,
+                                     const std::vector<carbon_destination>& members,
+                                     const std::string& metric, std::size_t replication) {
+  auto chosen = mode == destination_mode::fnv1a_ch
+                    ? fnv1a_hash_ring(members).nodes_for(metric, replication)
+                    : jump_fnv1a_hash(members).nodes_for(metric, replication);
+  std::sort(chosen.begin(), chosen.end());
+  return chosen;
 }
 
 /// 12000 names through a real carbon-c-relay whose clusters of type `ring`
 /// (2, 3 and 20 members, without and with instances) each feed their own
 /// line sinks; every name must land where sockpush's placement puts it. Then
 /// the sockpush daemon itself, in that mode, feeds the 3-member cluster's
-/// sinks: the same landings again.
+/// sinks: the same landings again. With `replication` above 1 the clusters
+/// say `replication N` (those with fewer members are left out) and each
+/// name's set of members must be the one sockpush picks; a pick that takes
+/// the members after the first in configuration order must not pass.
 void check_against_relay(const std::string& ring, destination_mode mode,
-                         const std::vector<std::string>& instances_of_20) {
+                         const std::vector<std::string>& instances_of_20,
+                         std::size_t replication = 1) {
   test::temp_dir dir;
   const auto names = sample_names(12000, false);
   std::string input;
@@ -201,6 +305,7 @@ void check_against_relay(const std::string& ring, destination_mode mode,
   std::size_t sinks = 0;
   for (bool named : {false, true})
     for (std::size_t size : {2u, 3u, 20u}) {
+      if (size < replication) continue;
       clusters.push_back({std::vector<std::string>(size), sinks});
       sinks += size;
       for (std::size_t i = 0; named && i < size; ++i)
@@ -213,7 +318,8 @@ void check_against_relay(const std::string& ring, destination_mode mode,
   std::istringstream ports(test::read_file(dir / "ports"));
   std::string relay_conf;
   for (std::size_t c = 0; c < clusters.size(); ++c) {
-    relay_conf += "cluster c" + std::to_string(c) + " " + ring + "\n";
+    relay_conf += "cluster c" + std::to_string(c) + " " + ring +
+                  (replication > 1 ? " replication " + std::to_string(replication) : "") + "\n";
     for (auto& member : clusters[c].members) {
       unsigned port = 0;
       ports >> port;
@@ -240,7 +346,7 @@ void check_against_relay(const std::string& ring, destination_mode mode,
                         " < " + dir / "names",
                     &rc);
   REQUIRE(rc == 0);
-  const auto expected = names.size() * clusters.size();
+  const auto expected = names.size() * clusters.size() * replication;
   const bool all_arrived = test::wait_until(
       [&] { return test::split_lines(test::read_file(dir / "landed")).size() >= expected; },
       30000ms);
@@ -248,6 +354,37 @@ void check_against_relay(const std::string& ring, destination_mode mode,
   relay.wait(5000ms);
   REQUIRE_MESSAGE(all_arrived, test::read_file(dir / "relay.log"));
   const auto relay_put = landings(test::read_file(dir / "landed"));
+
+  if (replication > 1) {
+    for (const auto& cluster : clusters) {
+      const auto members = destinations(cluster.members);
+      const metric_placement first(mode, members);
+      std::size_t agree = 0, next_in_order_agrees = 0, shown = 0;
+      for (const auto& name : names) {
+        const auto relay_members = members_of(relay_put.at(name), cluster);
+        const auto ours = replicas_of(mode, members, name, replication);
+        std::vector<std::size_t> next_in_order;
+        for (std::size_t i = 0; i < replication; ++i)
+          next_in_order.push_back((first.node_for(name) + i) % members.size());
+        std::sort(next_in_order.begin(), next_in_order.end());
+        next_in_order_agrees += next_in_order == relay_members;
+        if (ours == relay_members)
+          ++agree;
+        else if (shown++ < 3)
+          MESSAGE(name << ": sockpush and carbon-c-relay differ");
+      }
+      MESSAGE(ring << " replication " << replication << ", " << cluster.members.size()
+                   << " members, e.g. " << cluster.members.back() << ": " << agree << " of "
+                   << names.size()
+                   << " names on the members carbon-c-relay chose; the next members in "
+                      "configuration order would match "
+                   << next_in_order_agrees);
+      CHECK(agree == names.size());
+      // With every member holding a copy there is no choice to get wrong.
+      if (replication < members.size()) CHECK(next_in_order_agrees < names.size());
+    }
+    return;
+  }
 
   for (const auto& cluster : clusters) {
     metric_placement placement(mode, destinations(cluster.members));
@@ -330,10 +467,28 @@ TEST_CASE("fnv1a_ch: every one of 12000 names lands where carbon-c-relay puts it
   check_against_relay("fnv1a_ch", destination_mode::fnv1a_ch, instances);
 }
 
+TEST_CASE(
+    "fnv1a_ch replication 2 and 3: each name's copies land on the members carbon-c-relay "
+    "picks") {
+  std::vector<std::string> instances;
+  for (int i = 0; i < 20; ++i) instances.push_back("m" + std::to_string(i));
+  for (std::size_t replication : {2U, 3U})
+    check_against_relay("fnv1a_ch", destination_mode::fnv1a_ch, instances, replication);
+}
+
 TEST_CASE("jump_fnv1a_ch: every one of 12000 names lands where carbon-c-relay puts it") {
   // Numbers out of order (37, 30, 23, ..., 9, 2, 32, ...): the relay sorts
   // members by instance, as numbers.
   std::vector<std::string> instances;
   for (int i = 0; i < 20; ++i) instances.push_back(std::to_string(37 - i * 7 % 37));
   check_against_relay("jump_fnv1a_ch", destination_mode::jump_fnv1a_ch, instances);
+}
+
+TEST_CASE(
+    "jump_fnv1a_ch replication 2 and 3: each name's copies land on the members "
+    "carbon-c-relay picks") {
+  std::vector<std::string> instances;
+  for (int i = 0; i < 20; ++i) instances.push_back(std::to_string(37 - i * 7 % 37));
+  for (std::size_t replication : {2U, 3U})
+    check_against_relay("jump_fnv1a_ch", destination_mode::jump_fnv1a_ch, instances, replication);
 }

@@ -34,18 +34,31 @@ class fnv1a_hash_ring {
   explicit fnv1a_hash_ring(const std::vector<carbon_destination>& nodes);
   /// Index into the nodes (in configuration order) of the one for `metric`.
   std::size_t node_for(std::string_view metric) const;
+  /// The `count` nodes (at most the node count) carbon-c-relay sends `metric`
+  /// to with `replication count`: the distinct nodes met walking the ring
+  /// from the metric's position, in that order.
+  std::vector<std::size_t> nodes_for(std::string_view metric, std::size_t count) const;
   /// The 16-bit ring position of a key.
   static std::uint16_t position(std::string_view key);
 
  private:
+  /// The first entry at or after the metric's position (wrapping).
+  std::size_t start_of(std::string_view metric) const;
+
   /// (position, node index), sorted; of equal positions, the first decides.
   std::vector<std::pair<std::uint16_t, std::size_t>> ring_;
+  std::size_t node_count_ = 0;
 };
 
 class jump_fnv1a_hash {
  public:
   explicit jump_fnv1a_hash(const std::vector<carbon_destination>& nodes);
   std::size_t node_for(std::string_view metric) const;
+  /// The `count` nodes (at most the node count) carbon-c-relay sends
+  /// `metric` to with `replication count`: a jump to one bucket, that
+  /// bucket taken out (the last one moves into its place), the hash stirred
+  /// by a xorshift, and again.
+  std::vector<std::size_t> nodes_for(std::string_view metric, std::size_t count) const;
   /// The jump hash: a bucket in [0, buckets) for `key`.
   static std::size_t bucket(std::uint64_t key, std::size_t buckets);
 
