@@ -273,17 +273,6 @@ std::size_t member_of(const std::vector<std::size_t>& sinks, const relay_cluster
   return members.size() == 1 ? members.front() : cluster.members.size();
 }
 
-/// The members sockpush picks for `metric` with `replication` copies, sorted.
-std::vector<std::size_t> replicas_of(destination_mode mode,
-                                     const std::vector<carbon_destination>& members,
-                                     const std::string& metric, std::size_t replication) {
-  auto chosen = mode == destination_mode::fnv1a_ch
-                    ? fnv1a_hash_ring(members).nodes_for(metric, replication)
-                    : jump_fnv1a_hash(members).nodes_for(metric, replication);
-  std::sort(chosen.begin(), chosen.end());
-  return chosen;
-}
-
 /// 12000 names through a real carbon-c-relay whose clusters of type `ring`
 /// (2, 3 and 20 members, without and with instances) each feed their own
 /// line sinks; every name must land where sockpush's placement puts it. Then
@@ -359,10 +348,14 @@ void check_against_relay(const std::string& ring, destination_mode mode,
     for (const auto& cluster : clusters) {
       const auto members = destinations(cluster.members);
       const metric_placement first(mode, members);
+      const fnv1a_hash_ring fnv1a(members);
+      const jump_fnv1a_hash jump(members);
       std::size_t agree = 0, next_in_order_agrees = 0, shown = 0;
       for (const auto& name : names) {
         const auto relay_members = members_of(relay_put.at(name), cluster);
-        const auto ours = replicas_of(mode, members, name, replication);
+        auto ours = mode == destination_mode::fnv1a_ch ? fnv1a.nodes_for(name, replication)
+                                                       : jump.nodes_for(name, replication);
+        std::sort(ours.begin(), ours.end());
         std::vector<std::size_t> next_in_order;
         for (std::size_t i = 0; i < replication; ++i)
           next_in_order.push_back((first.node_for(name) + i) % members.size());
