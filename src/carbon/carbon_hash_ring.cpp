@@ -52,7 +52,8 @@ std::size_t carbon_hash_ring::node_for(std::string_view metric) const {
 
 std::vector<std::size_t> carbon_hash_ring::nodes_for(std::string_view metric, std::size_t count,
                                                      bool diverse_hosts) const {
-  if (hosts_.size() == 1) return {0};  // as carbon's get_nodes does before any walk
+  // A ring of one node: carbon's get_nodes hands it out before any walk.
+  if (hosts_.size() == 1) return std::vector<std::size_t>(count > 0 ? 1 : 0, 0);
   std::vector<std::size_t> chosen;
   std::vector<bool> met(hosts_.size());
   std::set<std::string_view> hosts_holding;
