@@ -62,6 +62,14 @@ std::vector<std::string> sample_names(std::size_t count, bool utf8 = true) {
   return names;
 }
 
+/// Writes `names` to `path`, one a line, each followed by `after`.
+void write_names(const std::string& path, const std::vector<std::string>& names,
+                 const std::string& after = "") {
+  std::string text;
+  for (const auto& n : names) text += n + after + "\n";
+  test::write_file(path, text);
+}
+
 }  // namespace
 
 TEST_CASE("md5: RFC 1321 test vectors, and the padding boundaries against python's hashlib") {
@@ -87,9 +95,7 @@ TEST_CASE("md5: RFC 1321 test vectors, and the padding boundaries against python
 TEST_CASE("carbon_ch: every one of 12000 names goes where carbon's ConsistentHashRing puts it") {
   test::temp_dir dir;
   const auto names = sample_names(12000);
-  std::string names_text;
-  for (const auto& n : names) names_text += n + "\n";
-  test::write_file(dir / "names", names_text);
+  write_names(dir / "names", names);
   // carbon's own ring, from the installed graphite-carbon, on the same input.
   test::write_file(dir / "place.py", R"(import sys
 sys.path.insert(0, '/usr/lib/python3/dist-packages')
@@ -162,9 +168,7 @@ TEST_CASE(
     "in its order, with and without DIVERSE_REPLICAS") {
   test::temp_dir dir;
   const auto names = sample_names(6000);
-  std::string names_text;
-  for (const auto& n : names) names_text += n + "\n";
-  test::write_file(dir / "names", names_text);
+  write_names(dir / "names", names);
   // carbon-relay's own router (RELAY_METHOD = consistent-hashing), as
   // graphite-carbon's relay builds it from REPLICATION_FACTOR and
   // DIVERSE_REPLICAS, asked for each name's destinations.
@@ -286,9 +290,7 @@ void check_against_relay(const std::string& ring, destination_mode mode,
                          std::size_t replication = 1) {
   test::temp_dir dir;
   const auto names = sample_names(12000, false);
-  std::string input;
-  for (const auto& n : names) input += n + " 1 1700000000\n";
-  test::write_file(dir / "names", input);
+  write_names(dir / "names", names, " 1 1700000000");
 
   std::vector<relay_cluster> clusters;
   std::size_t sinks = 0;
@@ -347,7 +349,6 @@ void check_against_relay(const std::string& ring, destination_mode mode,
   if (replication > 1) {
     for (const auto& cluster : clusters) {
       const auto members = destinations(cluster.members);
-      const metric_placement first(mode, members);
       const fnv1a_hash_ring fnv1a(members);
       const jump_fnv1a_hash jump(members);
       std::size_t agree = 0, next_in_order_agrees = 0, shown = 0;
@@ -355,10 +356,11 @@ void check_against_relay(const std::string& ring, destination_mode mode,
         const auto relay_members = members_of(relay_put.at(name), cluster);
         auto ours = mode == destination_mode::fnv1a_ch ? fnv1a.nodes_for(name, replication)
                                                        : jump.nodes_for(name, replication);
-        std::sort(ours.begin(), ours.end());
+        // The first pick is the replication-1 member; the rule after it is what is checked.
         std::vector<std::size_t> next_in_order;
         for (std::size_t i = 0; i < replication; ++i)
-          next_in_order.push_back((first.node_for(name) + i) % members.size());
+          next_in_order.push_back((ours.front() + i) % members.size());
+        std::sort(ours.begin(), ours.end());
         std::sort(next_in_order.begin(), next_in_order.end());
         next_in_order_agrees += next_in_order == relay_members;
         if (ours == relay_members)

@@ -98,9 +98,10 @@ double value_in(const std::string& lines, const std::string& name) {
   return -1;
 }
 
-/// ss -ltn's Recv-Q and Send-Q for a local port.
-std::pair<long, long> ss_listen_queues(std::uint16_t port) {
-  const auto out = test::run_capture("ss -Hltn 'sport = :" + std::to_string(port) + "'");
+/// ss -ltn's Recv-Q and Send-Q for the listener on `address`:`port`.
+std::pair<long, long> ss_listen_queues(const std::string& address, std::uint16_t port) {
+  const auto out =
+      test::run_capture("ss -Hltn 'src " + address + " and sport = :" + std::to_string(port) + "'");
   std::istringstream words(out);
   std::string state;
   long recv_q = -1, send_q = -1;
@@ -116,6 +117,10 @@ TEST_CASE("kernel: listen queues match ss -ltn, through sock_diag and /proc, ful
   constexpr std::uint16_t port = 5600, port6 = 5601;
   const int listener = listen_on("127.0.0.1", port, 16);
   const int listener6 = listen_on("::1", port6, 4);
+  // The same port on another address, with a larger backlog and nothing
+  // queued yet: the port's figures are its fullest listener's (and, when
+  // both are empty, the one with the smaller backlog: the fuller in percent).
+  const int idle_listener = listen_on("127.0.0.2", port, 64);
   // 40 connects to a backlog of 16 that is never served: the kernel queues
   // 17 (it refuses only once the queue exceeds the backlog) and drops the
   // other SYNs, whose clients wait in SYN_SENT to retry.
@@ -123,13 +128,14 @@ TEST_CASE("kernel: listen queues match ss -ltn, through sock_diag and /proc, ful
   for (int i = 0; i < 40; ++i)
     clients.push_back(connect_from("127.0.0.1", endpoint_of("127.0.0.1", port)));
   for (int i = 0; i < 3; ++i) clients.push_back(connect_from("::1", endpoint_of("::1", port6)));
-  REQUIRE(test::wait_until([&] { return ss_listen_queues(port).first == 17; }, 2000ms));
+  REQUIRE(
+      test::wait_until([&] { return ss_listen_queues("127.0.0.1", port).first == 17; }, 2000ms));
 
   tcp_state_collector netlink;
   REQUIRE(netlink.source() == socket_table::source::sock_diag);
   tcp_state_collector proc({}, true);
-  const auto [recv_q, send_q] = ss_listen_queues(port);
-  const auto [recv_q6, send_q6] = ss_listen_queues(port6);
+  const auto [recv_q, send_q] = ss_listen_queues("127.0.0.1", port);
+  const auto [recv_q6, send_q6] = ss_listen_queues("[::1]", port6);
   const auto full = round_of(netlink);
   const auto full_proc = round_of(proc);
   MESSAGE("ss -ltn: Recv-Q " << recv_q << " Send-Q " << send_q << " (IPv6: " << recv_q6 << " "
@@ -141,6 +147,7 @@ TEST_CASE("kernel: listen queues match ss -ltn, through sock_diag and /proc, ful
                              << value_in(full_proc, "tcp.listen.5600.accept_queue"));
   CHECK(recv_q == 17);
   CHECK(send_q == 16);
+  CHECK(ss_listen_queues("127.0.0.2", port) == std::pair<long, long>{0, 64});
   CHECK(value_in(full, "tcp.listen.5600.accept_queue") == recv_q);
   CHECK(value_in(full, "tcp.listen.5600.backlog") == send_q);
   CHECK(value_in(full, "tcp.listen.5600.fill_percent") == 106.25);
@@ -168,7 +175,7 @@ TEST_CASE("kernel: listen queues match ss -ltn, through sock_diag and /proc, ful
       },
       2000ms);
   REQUIRE(accepted.size() == queued);
-  const auto [drained_recv_q, drained_send_q] = ss_listen_queues(port);
+  const auto [drained_recv_q, drained_send_q] = ss_listen_queues("127.0.0.1", port);
   const auto drained = round_of(netlink);
   const auto drained_proc = round_of(proc);
   MESSAGE("after accepting all " << accepted.size() << ": ss -ltn Recv-Q " << drained_recv_q
@@ -183,7 +190,26 @@ TEST_CASE("kernel: listen queues match ss -ltn, through sock_diag and /proc, ful
   CHECK(value_in(drained, "tcp.listen.5600.fill_percent") == 0);
   CHECK(value_in(drained, "tcp.listen.max_fill_percent") == 0);
   CHECK(value_in(drained_proc, "tcp.listen.5600.accept_queue") == 0);
+
+  // Now the other listener of the port is the fuller one: whichever order
+  // the kernel lists the two in, one of these rounds catches a rule that
+  // takes the first or the last listener instead of the fullest.
+  const auto route = test::run_capture("ip route get 127.0.0.2");
+  REQUIRE_MESSAGE(route.find(" dev lo ") != std::string::npos, route);
+  std::vector<int> other_clients;
+  for (int i = 0; i < 3; ++i)
+    other_clients.push_back(connect_from("127.0.0.1", endpoint_of("127.0.0.2", port)));
+  REQUIRE(test::wait_until([&] { return ss_listen_queues("127.0.0.2", port).first == 3; }, 2000ms));
+  const auto other = round_of(netlink);
+  MESSAGE("3 connects to the same port on 127.0.0.2 (backlog 64): sock_diag "
+          << value_in(other, "tcp.listen.5600.accept_queue") << " / "
+          << value_in(other, "tcp.listen.5600.backlog"));
+  CHECK(value_in(other, "tcp.listen.5600.accept_queue") == 3);
+  CHECK(value_in(other, "tcp.listen.5600.backlog") == 64);
+  CHECK(value_in(other, "tcp.listen.max_fill_percent") == 4.69);  // 3 / 64, rounded
+  for (int fd : other_clients) close(fd);
   for (int fd : accepted) close(fd);
+  close(idle_listener);
   close(listener);
   close(listener6);
 }

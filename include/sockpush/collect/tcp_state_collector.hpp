@@ -79,10 +79,9 @@ class tcp_state_collector final : public collector {
   const tcp_state_counts& states() const { return states_; }
   const std::map<std::uint16_t, tcp_state_counts>& local_ports() const { return local_counts_; }
   const std::map<std::uint16_t, tcp_state_counts>& remote_ports() const { return remote_counts_; }
-  const std::map<std::uint16_t, listen_queue>& listen_queues() const { return listen_queues_; }
-  /// Per state, the sockets whose peer is in each subnet (indexed as subnets()).
+  /// Per state, the sockets whose peer is in each subnet, in the order of
+  /// tcp_collector_options::remote_subnets.
   const std::vector<tcp_state_counts>& remote_subnet_counts() const { return subnet_counts_; }
-  const subnet_table& subnets() const { return subnets_; }
   /// Destinations by descending use (at most ephemeral_top).
   std::vector<destination_usage> busiest_destinations() const;
 
