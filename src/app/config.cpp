@@ -244,6 +244,8 @@ std::vector<key_reader> carbon_keys(carbon_config& c, pending_values& p) {
                                    {"carbon_ch", destination_mode::carbon_ch},
                                    {"fnv1a_ch", destination_mode::fnv1a_ch},
                                    {"jump_fnv1a_ch", destination_mode::jump_fnv1a_ch}})},
+          {"replication", integer(c.replication, 1, 64)},
+          {"diverse_replicas", boolean(c.diverse_replicas)},
           {"hold_down", seconds(c.hold_down)},
           {"reconnect_interval", seconds_or_off(c.reconnect_interval)},
           {"connect_timeout", seconds(c.connect_timeout)},
@@ -565,6 +567,7 @@ struct whole_check {
 constexpr whole_check whole_checks[] = {
     {"collect", "prefix", [](const config& c) { check_prefix(c.prefix); }},
     {"carbon", "reconnect_max", [](const config& c) { check_reconnect_bounds(c.carbon); }},
+    {"carbon", "replication", [](const config& c) { check_replication(c.carbon); }},
     {"log", "target", [](const config& c) { check_log_target(c.log_target); }},
     {"log", "level", [](const config& c) { check_log_level(c.log_level); }},
     {"buffer", "spool_segment_bytes", [](const config& c) { check_spool_sizes(c.spool.queue); }},

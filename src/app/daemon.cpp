@@ -38,6 +38,7 @@ std::unique_ptr<line_writer> make_writer(asio::io_context& io, const config& cfg
   const auto& destinations = cfg.carbon.destinations;
   if (destinations.empty()) return std::make_unique<stdout_writer>(io, buffer);
   warn_if_unverified(cfg.carbon.tls);
+  warn_if_fewer_hosts_than_copies(cfg.carbon);
   if (places_each_metric(cfg.carbon.mode) && destinations.size() > 1)
     return std::make_unique<sharded_writer>(io, cfg.carbon, buffer);
   return std::make_unique<carbon_writer>(io, cfg.carbon, destinations, buffer);
@@ -171,6 +172,7 @@ void daemon::add_self_metrics(round_lines& out) const {
   // Every line is in exactly one place: collected_lines + received_lines ==
   // sent_lines - replayed_lines + buffered_lines + spool.lines +
   // dropped_lines.{overflow, spool_full, spool_corrupt, spool_io_error}.
+  // With replication, what left the shared buffer counts once per copy.
   out.add("sockpush.collected_lines", collected_lines_);
   out.add("sockpush.sent_lines", stats.sent_lines);
   out.add("sockpush.dropped_lines.overflow", buffer_.dropped_lines() + writer_->dropped_lines());
@@ -187,6 +189,13 @@ void daemon::add_self_metrics(round_lines& out) const {
     out.add(fmt::format("sockpush.destinations.{}.sent_lines", d.name), d.sent_lines);
     out.add(fmt::format("sockpush.destinations.{}.reconnects", d.name), d.reconnects);
     out.add(fmt::format("sockpush.destinations.{}.connected", d.name), std::uint64_t{d.connected});
+    if (d.own_buffer) {
+      out.add(fmt::format("sockpush.destinations.{}.buffered_lines", d.name), d.buffered_lines);
+      out.add(fmt::format("sockpush.destinations.{}.dropped_lines", d.name), d.dropped_lines);
+    }
+    if (cfg_.carbon.tls.enabled)
+      out.add(fmt::format("sockpush.destinations.{}.tls_resumed", d.name),
+              std::uint64_t{d.tls_resumed});
   }
   // Every round, zeros while disconnected: graphs without holes, and a
   // lossy path (retransmits, rtt) told apart from a slow carbon (unacked).

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <set>
+
 #include "sockpush/common/config_error.hpp"
 #if SOCKPUSH_TLS
 #include "sockpush/carbon/tls_client.hpp"
@@ -61,6 +63,31 @@ void check_tls(const tls_config& tls) {
 #else
   throw config_error("carbon.tls: this sockpush was built without TLS (cmake -DSOCKPUSH_TLS=ON)");
 #endif
+}
+
+void check_replication(const carbon_config& carbon) {
+  if (carbon.replication <= 1) return;
+  if (!places_each_metric(carbon.mode))
+    throw config_error(fmt::format(
+        "carbon.replication = {} needs mode \"carbon_ch\", \"fnv1a_ch\" or \"jump_fnv1a_ch\": "
+        "failover sends every line to one destination",
+        carbon.replication));
+  if (carbon.replication > carbon.destinations.size())
+    throw config_error(
+        fmt::format("carbon.replication = {} is more copies than there are destinations ({})",
+                    carbon.replication, carbon.destinations.size()));
+}
+
+void warn_if_fewer_hosts_than_copies(const carbon_config& carbon) {
+  if (carbon.mode != destination_mode::carbon_ch || !carbon.diverse_replicas) return;
+  std::set<std::string_view> hosts;
+  for (const auto& d : carbon.destinations) hosts.insert(d.where.host);
+  if (hosts.size() < carbon.replication)
+    spdlog::warn(
+        "carbon.replication = {} but the destinations are on {} hosts: with diverse_replicas "
+        "(carbon's DIVERSE_REPLICAS) no host gets a second copy, so each metric is sent {} "
+        "times, as carbon's relay does",
+        carbon.replication, hosts.size(), hosts.size());
 }
 
 void warn_if_unverified(const tls_config& tls) {

@@ -293,6 +293,13 @@ void carbon_writer::cancel(delivery_timer which) {
   t.wait.cancel();
 }
 
+std::vector<destination_stats> carbon_writer::destinations() const {
+  auto all = fsm_.destinations();
+  const auto now = connection();
+  for (auto& d : all) d.tls_resumed = d.connected && now.tls_resumed;
+  return all;
+}
+
 connection_info carbon_writer::connection() const {
   connection_info info;
   const auto live = fsm_.live_link();

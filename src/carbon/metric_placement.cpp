@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "sockpush/common/overloaded.hpp"
+
 namespace sockpush {
 namespace {
 
@@ -23,7 +25,41 @@ std::variant<carbon_hash_ring, fnv1a_hash_ring, jump_fnv1a_hash> ring_for(
 }  // namespace
 
 metric_placement::metric_placement(destination_mode mode,
-                                   const std::vector<carbon_destination>& nodes)
-    : ring_(ring_for(mode, nodes)) {}
+                                   const std::vector<carbon_destination>& nodes, std::size_t copies,
+                                   bool diverse_hosts)
+    : ring_(ring_for(mode, nodes)),
+      node_count_(nodes.size()),
+      copies_(copies),
+      diverse_hosts_(diverse_hosts) {
+  if (copies == 0 || copies > nodes.size())
+    throw std::invalid_argument("a metric needs 1 to node-count copies");
+}
+
+std::vector<std::size_t> metric_placement::nodes_for(std::string_view metric) const {
+  return std::visit(overloaded{[&](const carbon_hash_ring& ring) {
+                                 return ring.nodes_for(metric, copies_, diverse_hosts_);
+                               },
+                               [&](const auto& ring) { return ring.nodes_for(metric, copies_); }},
+                    ring_);
+}
+
+void place_lines(const metric_placement& placement, std::string_view batch, placed_lines& out) {
+  const bool one_copy = placement.copies() == 1;
+  while (!batch.empty()) {
+    const auto end = batch.find('\n');
+    const auto line = batch.substr(0, end + 1);
+    batch.remove_prefix(line.size());
+    const auto path = line.substr(0, line.find(' '));
+    auto add = [&](std::size_t to) {
+      out.lines[to].append(line);
+      ++out.counts[to];
+    };
+    if (one_copy) {
+      add(placement.node_for(path));
+      continue;
+    }
+    for (auto to : placement.nodes_for(path)) add(to);
+  }
+}
 
 }  // namespace sockpush

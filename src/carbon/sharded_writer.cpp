@@ -21,10 +21,9 @@ struct sharded_writer::shard {
 sharded_writer::sharded_writer(asio::io_context& io, const carbon_config& cfg, line_buffer& buffer)
     : io_(io),
       buffer_(buffer),
-      placement_(cfg.mode, cfg.destinations),
+      placement_(cfg.mode, cfg.destinations, cfg.replication, cfg.diverse_replicas),
       wake_timer_(io, std::chrono::steady_clock::time_point::max()),
-      routed_(cfg.destinations.size()),
-      routed_lines_(cfg.destinations.size()) {
+      routed_(cfg.destinations.size()) {
   const auto share = std::max<std::size_t>(buffer.max_bytes() / cfg.destinations.size(), 4096);
   for (const auto& destination : cfg.destinations) {
     auto s = std::make_unique<shard>(share);
@@ -39,22 +38,13 @@ void sharded_writer::route() {
   while (!buffer_.empty()) {
     batch_.clear();
     buffer_.take(batch_, route_batch_bytes);
-    std::string_view rest(batch_);
-    while (!rest.empty()) {
-      auto end = rest.find('\n');
-      auto line = rest.substr(0, end + 1);  // lines in the buffer always end in '\n'
-      rest.remove_prefix(line.size());
-      auto path = line.substr(0, line.find(' '));
-      auto to = placement_.node_for(path);
-      routed_[to].append(line);
-      ++routed_lines_[to];
-    }
+    place_lines(placement_, batch_, routed_);
     for (std::size_t i = 0; i < shards_.size(); ++i) {
-      if (routed_lines_[i] == 0) continue;
-      shards_[i]->buffer.push(routed_[i], routed_lines_[i]);
+      if (routed_.counts[i] == 0) continue;
+      shards_[i]->buffer.push(routed_.lines[i], routed_.counts[i]);
       shards_[i]->writer->wake();
-      routed_[i].clear();
-      routed_lines_[i] = 0;
+      routed_.lines[i].clear();
+      routed_.counts[i] = 0;
     }
   }
 }
@@ -107,12 +97,15 @@ writer_stats sharded_writer::stats() const {
 }
 
 connection_info sharded_writer::connection() const {
-  // connected only when every shard is; the worst rtt; totals otherwise.
+  // connected (TLS, resumed) only when every shard is; the worst rtt;
+  // totals otherwise.
   connection_info all;
-  all.connected = true;
+  all.connected = all.tls = all.tls_resumed = true;
   for (const auto& s : shards_) {
     const auto one = s->writer->connection();
     all.connected = all.connected && one.connected;
+    all.tls = all.tls && one.tls;
+    all.tls_resumed = all.tls_resumed && one.tls_resumed;
     all.rtt_ms = std::max(all.rtt_ms, one.rtt_ms);
     all.retransmits += one.retransmits;
     all.unacked_bytes += one.unacked_bytes;
@@ -123,7 +116,12 @@ connection_info sharded_writer::connection() const {
 std::vector<destination_stats> sharded_writer::destinations() const {
   std::vector<destination_stats> all;
   for (const auto& s : shards_)
-    for (auto& one : s->writer->destinations()) all.push_back(std::move(one));
+    for (auto& one : s->writer->destinations()) {
+      one.own_buffer = true;
+      one.buffered_lines = s->buffer.lines() + s->writer->pending_lines();
+      one.dropped_lines = s->buffer.dropped_lines();
+      all.push_back(std::move(one));
+    }
   return all;
 }
 

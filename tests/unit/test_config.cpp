@@ -206,6 +206,49 @@ TEST_CASE("config: several carbon destinations, their mode and the move timers")
   CHECK(hold.find("carbon.hold_down") != std::string::npos);
 }
 
+TEST_CASE("config: carbon.replication and diverse_replicas, and what is wrong with them") {
+  const std::string three = "destinations = [\"a:2003\", \"b:2003\", \"c:2003\"]\n";
+  auto cfg = parse_config(
+      "[carbon]\nmode = \"fnv1a_ch\"\nreplication = 2\ndiverse_replicas = false\n" + three, "t");
+  CHECK(cfg.carbon.replication == 2);
+  CHECK_FALSE(cfg.carbon.diverse_replicas);
+  CHECK(parse_config("", "t").carbon.replication == 1);
+  CHECK(parse_config("", "t").carbon.diverse_replicas);
+  // replication 1 is what failover does anyway: spelling it out is fine.
+  CHECK(parse_config("[carbon]\nreplication = 1\n" + three, "t").carbon.replication == 1);
+
+  struct row {
+    std::string text;
+    std::vector<std::string> says;
+  };
+  const row rows[] = {
+      {"[carbon]\nreplication = 2\n" + three,
+       {"carbon.replication = 2 needs mode \"carbon_ch\"", "failover", " 2 |"}},
+      {"[carbon]\nmode = \"failover\"\n" + three + "replication = 3\n",
+       {"carbon.replication = 3 needs mode", " 4 |"}},
+      {"[carbon]\nmode = \"carbon_ch\"\nreplication = 4\n" + three,
+       {"carbon.replication = 4 is more copies than there are destinations (3)", " 3 |"}},
+      {"[carbon]\nmode = \"jump_fnv1a_ch\"\nreplication = 2\n",
+       {"more copies than there are destinations (0)"}},
+      {"[carbon]\nmode = \"carbon_ch\"\nreplication = 0\n" + three,
+       {"carbon.replication must be between 1 and 64"}},
+      {"[carbon]\nmode = \"carbon_ch\"\nreplication = \"two\"\n" + three,
+       {"carbon.replication must be an integer"}},
+      {"[carbon]\ndiverse_replicas = \"yes\"\n", {"carbon.diverse_replicas", "true or false"}},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.text);
+    const auto message = error_for(r.text);
+    for (const auto& part : r.says) CHECK_MESSAGE(message.find(part) != std::string::npos, part);
+  }
+
+  // --carbon replaces the destinations after the file: checked again then.
+  auto fewer = parse_config("[carbon]\nmode = \"carbon_ch\"\nreplication = 3\n" + three, "t");
+  fewer.carbon.destinations.pop_back();
+  CHECK_THROWS_WITH_AS(validate(fewer), doctest::Contains("more copies than there are"),
+                       config_error);
+}
+
 TEST_CASE("config: [send] flush_ms for sockpush send") {
   CHECK(parse_config("", "t").send_flush_ms == milliseconds{50});
   CHECK(parse_config("[send]\nflush_ms = 0\n", "t").send_flush_ms == milliseconds{0});

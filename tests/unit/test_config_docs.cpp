@@ -146,7 +146,7 @@ TEST_CASE("config docs: the README's table has a row and the default of every ke
 TEST_CASE("config docs: the keys come with their defaults from the tables the file is read with") {
   std::map<std::string, std::optional<std::string>> keys;
   for (const auto& k : config_keys()) keys[k.section + "." + k.key] = k.default_value;
-  CHECK(keys.size() == 64);
+  CHECK(keys.size() == 66);
   CHECK(keys.at("carbon.hold_down") == "30");
   CHECK(keys.at("carbon.reconnect_min") == "0.5");
   CHECK(keys.at("carbon.mode") == "\"failover\"");

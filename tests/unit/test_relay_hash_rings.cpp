@@ -1,5 +1,5 @@
 // carbon-c-relay's placements, by their definitions. Agreement with the
-// relay itself, name by name, is the system test test_relay_rings.cpp.
+// relay itself, name by name, is the system test test_carbon_hash_ring.cpp.
 #include <doctest/doctest.h>
 
 #include <map>

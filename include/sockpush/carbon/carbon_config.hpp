@@ -56,6 +56,13 @@ struct carbon_config {
   /// --carbon). None: the lines go to standard output ("-").
   std::vector<carbon_destination> destinations;
   destination_mode mode = destination_mode::failover;
+  /// How many members each metric goes to in the placing modes, chosen as
+  /// the relay of that mode chooses them (carbon's REPLICATION_FACTOR,
+  /// carbon-c-relay's `replication`).
+  std::size_t replication = 1;
+  /// carbon_ch: a member whose host already holds a copy of a metric is
+  /// passed over for the next copy (carbon's DIVERSE_REPLICAS, on by default).
+  bool diverse_replicas = true;
   /// failover: a destination that failed is passed over for this long; a
   /// recovered earlier one is taken back no sooner than this after it failed.
   milliseconds hold_down{30000};
@@ -105,6 +112,13 @@ std::vector<carbon_destination> parse_destinations(const std::vector<std::string
 /// With TLS on: the tls_* settings go together and their files load. Throws
 /// config_error naming the key, the file and OpenSSL's reason.
 void check_tls(const tls_config& tls);
+
+/// replication against the mode and the destinations. Throws config_error.
+void check_replication(const carbon_config& carbon);
+
+/// Logs the warning a carbon_ch start gets when diverse_replicas leaves
+/// fewer hosts than copies (carbon then sends fewer copies, and so do we).
+void warn_if_fewer_hosts_than_copies(const carbon_config& carbon);
 
 /// Logs the warning a start with certificate verification off gets.
 void warn_if_unverified(const tls_config& tls);

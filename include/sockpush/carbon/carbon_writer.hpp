@@ -57,7 +57,7 @@ class carbon_writer final : public line_writer {
   connection_info connection() const override;
   std::size_t pending_lines() const override { return fsm_.pending_lines(); }
   std::size_t pending_bytes() const override { return fsm_.pending_bytes(); }
-  std::vector<destination_stats> destinations() const override { return fsm_.destinations(); }
+  std::vector<destination_stats> destinations() const override;
 
  private:
   using clock = std::chrono::steady_clock;

@@ -1,8 +1,9 @@
 // carbon_ch, fnv1a_ch and jump_fnv1a_ch modes: every metric goes to the
-// carbon-cache that carbon's relay (or carbon-c-relay's cluster of that type)
-// would choose. One carbon_writer per destination,
-// each with its own connection and its own share of the buffer, so one
-// carbon being down fills (and drops from) only its own share.
+// carbon-caches that carbon's relay (or carbon-c-relay's cluster of that type)
+// would choose, one copy per `replication`. One carbon_writer per destination,
+// each with its own connection (and TLS sessions) and its own share of the
+// buffer, so one carbon being down fills (and drops from) only its own share
+// and never holds back the other copies.
 //
 //   shared buffer -> run(): split by metric_placement -> buffer per destination
 //                                                      -> carbon_writer each
@@ -26,7 +27,8 @@ class carbon_writer;
 class sharded_writer final : public line_writer {
  public:
   /// One connection per `cfg.destinations`. `buffer` is the shared intake;
-  /// each destination gets an equal share of its byte cap.
+  /// each destination gets an equal share of its byte cap (which holds that
+  /// destination's copies: with replication N a line takes N shares' room).
   sharded_writer(asio::io_context& io, const carbon_config& cfg, line_buffer& buffer);
   ~sharded_writer() override;
 
@@ -55,8 +57,7 @@ class sharded_writer final : public line_writer {
   asio::steady_timer wake_timer_;
   std::string batch_;
   /// Per destination: lines routed in this pass, and how many.
-  std::vector<std::string> routed_;
-  std::vector<std::size_t> routed_lines_;
+  placed_lines routed_;
   bool finishing_ = false;
   std::chrono::steady_clock::time_point deadline_{};
   std::size_t running_ = 0;

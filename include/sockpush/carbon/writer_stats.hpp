@@ -75,6 +75,12 @@ struct destination_stats {
   std::uint64_t sent_lines = 0;
   std::uint64_t reconnects = 0;
   bool connected = false;
+  bool tls_resumed = false;  ///< its live connection resumed a TLS session
+  /// Whether it has a buffer of its own (placing modes): then the lines
+  /// waiting there (or being written) and those its buffer dropped.
+  bool own_buffer = false;
+  std::uint64_t buffered_lines = 0;
+  std::uint64_t dropped_lines = 0;
 };
 
 }  // namespace sockpush
