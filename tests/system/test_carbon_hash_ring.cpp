@@ -14,6 +14,7 @@
 #include "sockpush/carbon/carbon_hash_ring.hpp"
 #include "sockpush/carbon/md5.hpp"
 #include "sockpush/carbon/metric_placement.hpp"
+#include "support/carbon_cache.hpp"
 #include "support/process.hpp"
 
 using namespace std::chrono_literals;
@@ -169,25 +170,6 @@ TEST_CASE(
   test::temp_dir dir;
   const auto names = sample_names(6000);
   write_names(dir / "names", names);
-  // carbon-relay's own router (RELAY_METHOD = consistent-hashing), as
-  // graphite-carbon's relay builds it from REPLICATION_FACTOR and
-  // DIVERSE_REPLICAS, asked for each name's destinations.
-  test::write_file(dir / "route.py", R"(import sys
-sys.path.insert(0, '/usr/lib/python3/dist-packages')
-from carbon.routers import ConsistentHashingRouter
-from carbon.util import parseDestinations
-class Settings:
-    REPLICATION_FACTOR = int(sys.argv[3])
-    DIVERSE_REPLICAS = sys.argv[4] == '1'
-    ROUTER_HASH_TYPE = None
-destinations = parseDestinations(sys.argv[2].split(','))
-router = ConsistentHashingRouter(Settings())
-for d in destinations:
-    router.addDestination(d)
-nodes = [(server, instance) for server, port, instance in destinations]
-for name in open(sys.argv[1], encoding='utf-8').read().split('\n')[:-1]:
-    print(' '.join(str(nodes.index((s, i))) for s, port, i in router.getDestinations(name)))
-)");
   // A host with two instances, four hosts of one member each
   // (DIVERSE_REPLICAS then changes nothing), and 12 members on 4 hosts.
   std::vector<std::vector<std::string>> clusters = {
@@ -206,12 +188,8 @@ for name in open(sys.argv[1], encoding='utf-8').read().split('\n')[:-1]:
     const bool shared_host = hosts.size() < members.size();
     for (std::size_t replicas : {2U, 3U}) {
       for (bool diverse : {true, false}) {
-        int rc = 0;
-        const auto carbon_says = test::split_lines(
-            test::run_capture("/usr/bin/python3 " + dir / "route.py" + " " + dir / "names" + " '" +
-                                  list + "' " + std::to_string(replicas) + (diverse ? " 1" : " 0"),
-                              &rc));
-        REQUIRE_MESSAGE(rc == 0, "carbon's router did not run");
+        const auto carbon_says =
+            test::carbon_relay_routes(dir, dir / "names", list, replicas, diverse);
         REQUIRE(carbon_says.size() == names.size());
         std::size_t agree = 0, other_rule_agrees = 0;
         for (std::size_t i = 0; i < names.size(); ++i) {

@@ -206,6 +206,139 @@ print('wrong', wrong)
   }
 }
 
+TEST_CASE(
+    "destinations: carbon_ch replication 2 over three carbon-caches, one SIGKILLed for 10 s: "
+    "every second on a member throughout, on both once it is back") {
+  test::daemon_run run(test::network::private_namespace);
+  const auto& dir = run.dir;
+  // Three hosts (DIVERSE_REPLICAS, on by default, then changes nothing):
+  // 127.0.0.2 and .3 are this namespace's lo too.
+  for (const char* host : {"127.0.0.2", "127.0.0.3"}) {
+    const auto route = test::run_capture(std::string("ip route get ") + host);
+    REQUIRE_MESSAGE(route.find("dev lo") != std::string::npos, route);
+  }
+  carbon_cache a(dir, "a", 0, "127.0.0.1");
+  carbon_cache b(dir, "b", 1, "127.0.0.2");
+  carbon_cache c(dir, "c", 2, "127.0.0.3");
+  std::vector<carbon_cache*> caches = {&a, &b, &c};
+  const std::string list = a.address() + ":a," + b.address() + ":b," + c.address() + ":c";
+  test::write_file(dir / "sockpush.toml",
+                   "[carbon]\nmode = \"carbon_ch\"\nreplication = 2\ndestinations = [\"" +
+                       a.address() + ":a\", \"" + b.address() + ":b\", \"" + c.address() +
+                       ":c\"]\nreplay_seconds = 5\nreconnect_min = 0.2\nreconnect_max = 1\n" +
+                       test::fixed_size_rounds);
+  const long long start = time(nullptr);
+  run.start({.config = dir / "sockpush.toml", .interval = "1", .prefix = "rep"});
+  test::sleep_ms(5000);
+  b.kill();
+  const long long b_down = time(nullptr);
+  test::sleep_ms(10000);
+  b.start();
+  const long long b_up = time(nullptr);
+  test::sleep_ms(8000);
+  const long long stopped = time(nullptr);
+  REQUIRE(run.stop(15000ms) == 0);
+  const long long end = time(nullptr);
+  // The count lives on two of the three.
+  std::map<long long, double> collected;
+  REQUIRE(test::wait_until(
+      [&] {
+        collected.clear();
+        for (auto* cache : caches)
+          collected.merge(cache->fetch("rep.sockpush.collected_lines", start - 1, end + 1));
+        return !collected.empty() && collected.rbegin()->first >= stopped - 1;
+      },
+      15000ms));
+  const auto rounds = test::check_every_round_accounted(collected, stopped);
+  test::sleep_ms(1500);  // the other metrics of the last round, written after it
+
+  // Where each metric's files are, judged by carbon's own relay router
+  // with REPLICATION_FACTOR = 2.
+  std::map<std::string, std::set<std::size_t>> held_by;
+  for (std::size_t i = 0; i < caches.size(); ++i)
+    for (const auto& path : caches[i]->metric_paths())
+      if (path.rfind("rep.", 0) == 0) held_by[path].insert(i);
+  std::vector<std::string> names;
+  for (const auto& [path, holders] : held_by) names.push_back(path);
+  std::string text;
+  for (const auto& n : names) text += n + "\n";
+  test::write_file(dir / "names", text);
+  const auto carbon_says = test::carbon_relay_routes(dir, dir / "names", list, 2, true);
+  REQUIRE(carbon_says.size() == names.size());
+  std::size_t placed_right = 0;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const auto route = carbon_says[i];
+    const std::set<std::size_t> expected = {std::stoul(route.substr(0, route.find(' '))),
+                                            std::stoul(route.substr(route.find(' ') + 1))};
+    if (held_by[names[i]] == expected)
+      ++placed_right;
+    else
+      MESSAGE(names[i] << " is on " << held_by[names[i]].size() << " caches, carbon says "
+                       << route);
+  }
+  MESSAGE(names.size() << " metrics, " << placed_right
+                       << " on exactly the two caches carbon's router picks");
+  CHECK(names.size() == rounds.lines);
+  CHECK(placed_right == names.size());
+
+  // Every second of every metric: on one of its members throughout, and on
+  // both at the end (b's copies waited in its share and were sent again).
+  std::size_t missing_on_both = 0, missing_on_a_member = 0, series_on_b = 0;
+  std::string example;
+  for (const auto& [path, holders] : held_by) {
+    std::vector<std::map<long long, double>> points;
+    for (auto i : holders)
+      points.push_back(caches[i]->fetch(path, rounds.first - 1, rounds.last + 1));
+    series_on_b += holders.count(1);
+    points.resize(2);
+    missing_on_both += gaps(points[0], points[1], rounds.first, rounds.last).size();
+    for (const auto& member : points) {
+      const auto missing = gaps(member, {}, rounds.first, rounds.last);
+      missing_on_a_member += missing.size();
+      if (!missing.empty() && example.empty()) example = path + " misses" + join(missing);
+    }
+  }
+  MESSAGE(held_by.size() << " series over " << rounds.first << ".." << rounds.last << " ("
+                         << series_on_b << " with a copy on b, down from " << b_down << " to "
+                         << b_up << "): " << missing_on_both << " seconds missing on both members, "
+                         << missing_on_a_member << " missing on one member " << example);
+  CHECK(series_on_b >= 10);
+  CHECK(missing_on_both == 0);
+  CHECK(missing_on_a_member == 0);
+
+  // Each member's backlog as the daemon reported it: b's grew while it was
+  // down and was sent once it was back; a's and c's never waited for b;
+  // nothing was dropped anywhere.
+  auto reported = [&](const carbon_cache& member, const std::string& host, const char* instance,
+                      const char* what) {
+    const auto name = host + "_" + std::to_string(member.line_port()) + "_" + instance;
+    std::map<long long, double> points;
+    for (auto* cache : caches)
+      points.merge(
+          cache->fetch("rep.sockpush.destinations." + name + "." + what, start - 1, end + 1));
+    REQUIRE_MESSAGE(points.size() >= 20, name << "." << what);
+    return points;
+  };
+  auto most = [](const std::map<long long, double>& points) {
+    double m = 0;
+    for (const auto& [ts, v] : points) m = std::max(m, v);
+    return m;
+  };
+  const auto backlog_a = reported(a, "127_0_0_1", "a", "buffered_lines");
+  const auto backlog_b = reported(b, "127_0_0_2", "b", "buffered_lines");
+  const auto backlog_c = reported(c, "127_0_0_3", "c", "buffered_lines");
+  MESSAGE("buffered_lines at most: b " << most(backlog_b) << " (at the end "
+                                       << backlog_b.rbegin()->second << "), a " << most(backlog_a)
+                                       << ", c " << most(backlog_c));
+  CHECK(most(backlog_b) >= 5.0 * static_cast<double>(series_on_b));
+  CHECK(backlog_b.rbegin()->second == 0);
+  CHECK(most(backlog_a) <= static_cast<double>(rounds.lines));
+  CHECK(most(backlog_c) <= static_cast<double>(rounds.lines));
+  CHECK(most(reported(a, "127_0_0_1", "a", "dropped_lines")) == 0);
+  CHECK(most(reported(b, "127_0_0_2", "b", "dropped_lines")) == 0);
+  CHECK(most(reported(c, "127_0_0_3", "c", "dropped_lines")) == 0);
+}
+
 TEST_CASE("destinations: reconnect_interval moves the connection make-before-break, no line lost") {
   test::daemon_run run;
   const auto& dir = run.dir;

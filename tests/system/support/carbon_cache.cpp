@@ -13,13 +13,13 @@ using namespace std::chrono_literals;
 namespace test {
 namespace {
 
-/// Whether a listener could bind 127.0.0.1:`port` now (as carbon's does,
-/// with SO_REUSEADDR, so TIME_WAIT leftovers do not count).
-bool port_free(unsigned port) {
+/// Whether a listener could bind `host`:`port` now (as carbon's does, with
+/// SO_REUSEADDR, so TIME_WAIT leftovers do not count).
+bool port_free(const std::string& host, unsigned port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   const int on = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-  auto address = ipv4("127.0.0.1", static_cast<std::uint16_t>(port));
+  auto address = ipv4(host.c_str(), static_cast<std::uint16_t>(port));
   const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
   ::close(fd);
   return free;
@@ -27,8 +27,9 @@ bool port_free(unsigned port) {
 
 }  // namespace
 
-carbon_cache::carbon_cache(const temp_dir& dir, const std::string& name, unsigned port_block)
-    : root_(dir / name), whisper_dir_(root_ + "/storage/whisper") {
+carbon_cache::carbon_cache(const temp_dir& dir, const std::string& name, unsigned port_block,
+                           const std::string& host)
+    : root_(dir / name), whisper_dir_(root_ + "/storage/whisper"), host_(host) {
   for (auto sub : {"conf", "storage/whisper", "log", "run"})
     std::filesystem::create_directories(root_ + "/" + sub);
   // Three ports per instance, spread by PID, and passed over while another
@@ -37,7 +38,9 @@ carbon_cache::carbon_cache(const temp_dir& dir, const std::string& name, unsigne
   unsigned slot = static_cast<unsigned>(getpid() % 500);
   for (int tries = 0; tries < 500; ++tries, slot = (slot + 1) % 500) {
     line_port_ = first + slot * 3;
-    if (port_free(line_port_) && port_free(line_port_ + 1) && port_free(line_port_ + 2)) break;
+    if (port_free(host, line_port_) && port_free(host, line_port_ + 1) &&
+        port_free(host, line_port_ + 2))
+      break;
   }
   std::ostringstream conf;
   conf << "[cache]\n"
@@ -47,11 +50,11 @@ carbon_cache::carbon_cache(const temp_dir& dir, const std::string& name, unsigne
        << "LOG_DIR = " << root_ << "/log/\n"
        << "PID_DIR = " << root_ << "/run/\n"
        << "USER =\n"
-       << "LINE_RECEIVER_INTERFACE = 127.0.0.1\n"
+       << "LINE_RECEIVER_INTERFACE = " << host << "\n"
        << "LINE_RECEIVER_PORT = " << line_port_ << "\n"
-       << "PICKLE_RECEIVER_INTERFACE = 127.0.0.1\n"
+       << "PICKLE_RECEIVER_INTERFACE = " << host << "\n"
        << "PICKLE_RECEIVER_PORT = " << line_port_ + 1 << "\n"
-       << "CACHE_QUERY_INTERFACE = 127.0.0.1\n"
+       << "CACHE_QUERY_INTERFACE = " << host << "\n"
        << "CACHE_QUERY_PORT = " << line_port_ + 2 << "\n"
        << "ENABLE_UDP_LISTENER = False\n"
        << "ENABLE_TAGS = False\n"
@@ -160,6 +163,34 @@ stored_run stop_and_read_back(child& daemon, carbon_cache& carbon, const std::st
       },
       15000ms));
   return run;
+}
+
+std::vector<std::string> carbon_relay_routes(const temp_dir& dir, const std::string& names,
+                                             const std::string& destinations,
+                                             std::size_t replication, bool diverse_replicas) {
+  write_file(dir / "route.py", R"(import sys
+sys.path.insert(0, '/usr/lib/python3/dist-packages')
+from carbon.routers import ConsistentHashingRouter
+from carbon.util import parseDestinations
+class Settings:
+    REPLICATION_FACTOR = int(sys.argv[3])
+    DIVERSE_REPLICAS = sys.argv[4] == '1'
+    ROUTER_HASH_TYPE = None
+destinations = parseDestinations(sys.argv[2].split(','))
+router = ConsistentHashingRouter(Settings())
+for d in destinations:
+    router.addDestination(d)
+nodes = [(server, instance) for server, port, instance in destinations]
+for name in open(sys.argv[1], encoding='utf-8').read().split('\n')[:-1]:
+    print(' '.join(str(nodes.index((s, i))) for s, port, i in router.getDestinations(name)))
+)");
+  int rc = 0;
+  auto routes = split_lines(
+      run_capture("/usr/bin/python3 " + dir / "route.py" + " " + names + " '" + destinations +
+                      "' " + std::to_string(replication) + (diverse_replicas ? " 1" : " 0"),
+                  &rc));
+  REQUIRE_MESSAGE(rc == 0, "carbon's router did not run");
+  return routes;
 }
 
 }  // namespace test

@@ -15,9 +15,10 @@ namespace test {
 class carbon_cache {
  public:
   /// `name` is its directory under `dir`; `port_block` (0, 1, ...) keeps
-  /// the ports of several instances in one test apart.
+  /// the ports of several instances in one test apart; it listens on
+  /// `host`, a loopback address.
   explicit carbon_cache(const temp_dir& dir, const std::string& name = "carbon",
-                        unsigned port_block = 0);
+                        unsigned port_block = 0, const std::string& host = "127.0.0.1");
   /// Stops it with SIGTERM.
   ~carbon_cache();
   carbon_cache(const carbon_cache&) = delete;
@@ -30,7 +31,7 @@ class carbon_cache {
   /// SIGKILL: what it had received but not yet written to whisper is gone.
   void kill();
   unsigned line_port() const { return line_port_; }
-  std::string address() const { return "127.0.0.1:" + std::to_string(line_port_); }
+  std::string address() const { return host_ + ":" + std::to_string(line_port_); }
   const std::string& whisper_dir() const { return whisper_dir_; }
 
   /// (timestamp, value) points of a metric; empty if its file is not there yet.
@@ -41,6 +42,7 @@ class carbon_cache {
  private:
   std::string root_;
   std::string whisper_dir_;
+  std::string host_;
   unsigned line_port_ = 0;
   std::unique_ptr<child> process_;
 };
@@ -69,5 +71,15 @@ struct stored_run {
 /// and `also` as many points: carbon writes one metric's file after another.
 stored_run stop_and_read_back(child& daemon, carbon_cache& carbon, const std::string& prefix,
                               const std::string& also, long long start);
+
+/// carbon-relay's own router (RELAY_METHOD = consistent-hashing), as
+/// graphite-carbon builds it from REPLICATION_FACTOR and DIVERSE_REPLICAS,
+/// asked for the destinations of each name in the file `names` (one per
+/// line): per name, the indexes into `destinations` (carbon's DESTINATIONS,
+/// comma-separated) in the router's order, space-separated. Its script is
+/// written to `dir`.
+std::vector<std::string> carbon_relay_routes(const temp_dir& dir, const std::string& names,
+                                             const std::string& destinations,
+                                             std::size_t replication, bool diverse_replicas);
 
 }  // namespace test
