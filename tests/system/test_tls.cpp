@@ -5,9 +5,12 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <climits>
+#include <filesystem>
 #include <future>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "support/carbon_cache.hpp"
 #include "support/daemon_run.hpp"
@@ -332,4 +335,207 @@ TEST_CASE(
                     << replayed.back());
   CHECK(static_cast<long long>(seconds.size()) == *seconds.rbegin() - *seconds.begin() + 1);
   CHECK(replayed.back() > 0);
+}
+
+namespace {
+
+/// carbon-c-relay's own answer (its test mode, -t) for where each name goes
+/// in `cluster`: the member addresses it prints, per name.
+std::map<std::string, std::set<std::string>> relay_test_mode(const test::temp_dir& dir,
+                                                             const std::string& cluster,
+                                                             const std::set<std::string>& names) {
+  test::write_file(dir / "placement.conf", cluster + "match * send to c stop;\n");
+  std::string input;
+  for (const auto& n : names) input += n + " 1 1\n";
+  test::write_file(dir / "placement.in", input);
+  int rc = 0;
+  const auto out = test::run_capture(
+      "/usr/bin/carbon-c-relay -t -f " + dir / "placement.conf" + " < " + dir / "placement.in",
+      &rc);
+  REQUIRE_MESSAGE(rc == 0, out);
+  // "    * -> NAME", "    fnv1a_ch(c)", a member per line, "    stop".
+  std::map<std::string, std::set<std::string>> where;
+  std::string name;
+  bool members = false;
+  for (const auto& line : test::split_lines(out)) {
+    const auto text = line.substr(std::min(line.find_first_not_of(' '), line.size()));
+    if (text.rfind("* -> ", 0) == 0) {
+      name = text.substr(5);
+      members = false;
+    } else if (!name.empty() && text.find("(c)") != std::string::npos) {
+      members = true;
+    } else if (members && text == "stop") {
+      name.clear();
+      members = false;
+    } else if (members) {
+      where[name].insert(text);
+    }
+  }
+  return where;
+}
+
+/// The remote ports of `pid`'s established TCP connections.
+std::vector<unsigned> peer_ports_of(pid_t pid) {
+  std::vector<unsigned> ports;
+  for (const auto& line : test::split_lines(test::run_capture("ss -Htnp state established"))) {
+    if (line.find("pid=" + std::to_string(pid) + ",") == std::string::npos) continue;
+    // Recv-Q Send-Q Local:Port Peer:Port Process
+    std::istringstream fields(line);
+    std::string recv_q, send_q, local, peer;
+    fields >> recv_q >> send_q >> local >> peer;
+    ports.push_back(static_cast<unsigned>(std::stoul(peer.substr(peer.rfind(':') + 1))));
+  }
+  return ports;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "tls: fnv1a_ch replication 2 over three carbon-c-relay TLS listeners, one SIGKILLed twice: "
+    "every member's sink has every second, and only through its relay") {
+  test::daemon_run run;
+  const auto& dir = run.dir;
+  test::make_certificates(dir.path());
+  std::vector<std::unique_ptr<test::line_sink>> sinks;
+  std::vector<std::unique_ptr<tls_relay>> relays;
+  std::string members, cluster = "cluster c fnv1a_ch replication 2\n";
+  for (int i = 0; i < 3; ++i) {
+    const auto home = dir / ("member" + std::to_string(i));
+    std::filesystem::create_directories(home);
+    sinks.push_back(std::make_unique<test::line_sink>(home + "/sink"));
+    relays.push_back(std::make_unique<tls_relay>(home, dir / "good.pem", sinks.back()->port()));
+    members += (members.empty() ? "\"" : ", \"") + relays.back()->address() + "\"";
+    cluster += "    " + relays.back()->address() + "\n";
+  }
+  cluster += "    ;\n";
+  test::write_file(dir / "sockpush.toml",
+                   "[carbon]\nmode = \"fnv1a_ch\"\nreplication = 2\ndestinations = [" + members +
+                       "]\ntls = true\ntls_ca_file = \"" + dir / "ca.pem" +
+                       "\"\ntls_server_name = \"carbon.test\"\nreplay_seconds = 10\n"
+                       "reconnect_interval = 4\nreconnect_min = 0.2\nreconnect_max = 0.5\n" +
+                       test::fixed_size_rounds);
+  auto& daemon = run.start({.config = dir / "sockpush.toml", .interval = "1", .prefix = "cl"});
+  const long long start = time(nullptr);
+  std::set<unsigned> relay_ports;
+  for (const auto& r : relays) relay_ports.insert(r->port());
+  // sockpush's connections go to the relays' TLS ports, never to a sink.
+  std::size_t looked = 0, elsewhere = 0;
+  auto look_at_connections = [&] {
+    for (auto port : peer_ports_of(daemon.pid())) elsewhere += !relay_ports.count(port);
+    ++looked;
+  };
+  std::vector<long long> kills;
+  for (int k = 0; k < 2; ++k) {
+    test::sleep_ms(8000);
+    look_at_connections();
+    kills.push_back(time(nullptr));
+    relays[1]->kill();
+    test::sleep_ms(1500);
+    look_at_connections();
+    relays[1]->start();
+  }
+  test::sleep_ms(10000);
+  look_at_connections();
+  const long long stopped = time(nullptr);
+  REQUIRE(run.stop(15000ms) == 0);
+  test::sleep_ms(1000);  // the relays forward what they still hold
+
+  // What each sink got: per metric, the seconds.
+  std::vector<std::map<std::string, std::set<long long>>> got(3);
+  std::set<std::string> names;
+  std::size_t unreadable = 0;
+  for (std::size_t i = 0; i < 3; ++i)
+    for (const auto& line : test::split_lines(sinks[i]->data())) {
+      std::istringstream fields(line);
+      std::string path, value;
+      long long ts = 0;
+      if (!(fields >> path >> value >> ts) || path.rfind("cl.", 0) != 0) {
+        ++unreadable;
+        continue;
+      }
+      got[i][path].insert(ts);
+      names.insert(path);
+    }
+  CHECK(unreadable == 0);
+  // The rounds: the first and last second the daemon's count was seen.
+  long long first = LLONG_MAX, last = 0;
+  for (const auto& sink : got)
+    if (auto it = sink.find("cl.sockpush.collected_lines"); it != sink.end()) {
+      first = std::min(first, *it->second.begin());
+      last = std::max(last, *it->second.rbegin());
+    }
+  REQUIRE(last > first);
+  CHECK(last >= stopped - 1);
+
+  // Each metric on exactly the two members carbon-c-relay itself picks,
+  // and every second of the run on both.
+  const auto relay_says = relay_test_mode(dir, cluster, names);
+  std::size_t placed_right = 0, missing = 0, on_killed = 0;
+  std::string example;
+  for (const auto& name : names) {
+    std::set<std::string> holders;
+    for (std::size_t i = 0; i < 3; ++i)
+      if (got[i].count(name)) holders.insert(relays[i]->address());
+    const auto said = relay_says.find(name);
+    placed_right += said != relay_says.end() && said->second == holders;
+    on_killed += holders.count(relays[1]->address());
+    for (std::size_t i = 0; i < 3; ++i) {
+      if (!got[i].count(name)) continue;
+      for (long long ts = first; ts <= last; ++ts)
+        if (!got[i][name].count(ts)) {
+          ++missing;
+          if (example.empty())
+            example =
+                name + " at " + std::to_string(ts - start) + " s on member " + std::to_string(i);
+        }
+    }
+  }
+  std::string kill_times;
+  for (auto k : kills) kill_times += " " + std::to_string(k - start);
+  MESSAGE(names.size() << " metrics over " << (last - first + 1) << " s; " << placed_right
+                       << " on the two members carbon-c-relay -t picks; " << on_killed
+                       << " with a copy behind the relay killed at" << kill_times << " s; "
+                       << missing << " seconds missing on a member " << example);
+  CHECK(placed_right == names.size());
+  CHECK(on_killed >= 10);
+  CHECK(missing == 0);
+
+  // Only TLS: sockpush talked to the relays' TLS ports alone, and each
+  // sink's connections are its relay's, one per relay start.
+  MESSAGE("connections looked at " << looked << " times, " << elsewhere
+                                   << " to a port other than a relay's; sink connections "
+                                   << sinks[0]->connections() << " " << sinks[1]->connections()
+                                   << " " << sinks[2]->connections());
+  CHECK(elsewhere == 0);
+  CHECK(sinks[0]->connections() == 1);
+  CHECK(sinks[1]->connections() == 3);
+  CHECK(sinks[2]->connections() == 1);
+  // Every round said TLS, and each member resumed its session at a planned
+  // reconnect (reconnect_interval) on its own.
+  const auto all = sinks[0]->data() + sinks[1]->data() + sinks[2]->data();
+  auto by_second = [&](const std::string& path) {
+    const auto s = test::metric(all, path);
+    std::map<long long, long long> values;
+    for (std::size_t i = 0; i < s.values.size(); ++i) values[s.timestamps[i]] = s.values[i];
+    return values;
+  };
+  const auto connected = by_second("cl.sockpush.connection.connected");
+  const auto tls = by_second("cl.sockpush.connection.tls");
+  std::size_t connected_rounds = 0, connected_not_tls = 0;
+  for (const auto& [ts, up] : connected) {
+    connected_rounds += up == 1;
+    connected_not_tls += up == 1 && (!tls.count(ts) || tls.at(ts) != 1);
+  }
+  MESSAGE(connected_rounds << " rounds with every member connected, " << connected_not_tls
+                           << " of them not all TLS");
+  CHECK(connected_rounds >= 15);
+  CHECK(connected_not_tls == 0);
+  for (const auto& r : relays) {
+    auto name = r->address();
+    std::replace(name.begin(), name.end(), '.', '_');
+    std::replace(name.begin(), name.end(), ':', '_');
+    const auto resumed = test::metric(all, "cl.sockpush.destinations." + name + ".tls_resumed");
+    CHECK_MESSAGE(std::count(resumed.values.begin(), resumed.values.end(), 1) >= 1,
+                  name << " never resumed");
+  }
 }
