@@ -28,7 +28,6 @@ metric_placement::metric_placement(destination_mode mode,
                                    const std::vector<carbon_destination>& nodes, std::size_t copies,
                                    bool diverse_hosts)
     : ring_(ring_for(mode, nodes)),
-      node_count_(nodes.size()),
       copies_(copies),
       diverse_hosts_(diverse_hosts) {
   if (copies == 0 || copies > nodes.size())

@@ -155,8 +155,13 @@ tally tally_after_drain(test::line_sink& sink, test::child& daemon) {
       [&] {
         const auto data = sink.data();
         const auto spooled = test::metric(data, ".sockpush.spool.lines");
+        // Rounds arrive out of order while the queue replays: the daemon's
+        // first round (queue and memory empty, nothing counted yet) may come
+        // back after newer ones. The drained round is newer than the one
+        // before it.
         for (std::size_t i = 1; i < spooled.values.size(); ++i)
           if (spooled.values[i] == 0 && spooled.values[i - 1] > 0 &&
+              spooled.timestamps[i] > spooled.timestamps[i - 1] &&
               at_round(data, ".sockpush.buffered_lines", spooled.timestamps[i]) == 0) {
             drained = spooled.timestamps[i];
             return true;

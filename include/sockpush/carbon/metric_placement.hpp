@@ -32,12 +32,10 @@ class metric_placement {
   /// The destinations of every copy of `metric`, in the relay's order.
   std::vector<std::size_t> nodes_for(std::string_view metric) const;
 
-  std::size_t node_count() const { return node_count_; }
   std::size_t copies() const { return copies_; }
 
  private:
   std::variant<carbon_hash_ring, fnv1a_hash_ring, jump_fnv1a_hash> ring_;
-  std::size_t node_count_;
   std::size_t copies_;
   bool diverse_hosts_;
 };
