@@ -124,10 +124,14 @@ TEST_CASE(
         10000ms);
     CHECK(run.stop() == 0);
     REQUIRE_MESSAGE(caught_up, run.log());
+    // Read again after the stop, which delivers what is left: across the
+    // reload the relay has the old connection and the new one, and may
+    // forward a round from one after a later round from the other.
+    collected = test::metric(sink.data(), "v.sockpush.collected_lines");
     std::set<long long> seconds(collected.timestamps.begin(), collected.timestamps.end());
     // The daemon's first round (it counts 0 lines collected before it) and
     // every one after it.
-    CHECK(collected.values.front() == 0);
+    CHECK(*std::min_element(collected.values.begin(), collected.values.end()) == 0);
     CHECK(static_cast<long long>(seconds.size()) == *seconds.rbegin() - *seconds.begin() + 1);
     const auto failures =
         test::metric(sink.data(), std::string("v.sockpush.tls.handshake_failures.") + row.counter);
