@@ -27,7 +27,9 @@ carbon_hash_ring::carbon_hash_ring(const std::vector<carbon_destination>& nodes,
   if (nodes.empty()) throw std::invalid_argument("a hash ring needs at least one node");
   std::set<std::uint32_t> taken;
   for (std::size_t index = 0; index < nodes.size(); ++index) {
-    hosts_.push_back(nodes[index].where.host);
+    std::size_t first_on_host = 0;
+    while (nodes[first_on_host].where.host != nodes[index].where.host) ++first_on_host;
+    host_of_.push_back(first_on_host);
     const auto node = python_node_repr(nodes[index]);
     for (int replica = 0; replica < replicas; ++replica) {
       auto at = position(node + ":" + std::to_string(replica));
@@ -50,25 +52,27 @@ std::size_t carbon_hash_ring::node_for(std::string_view metric) const {
   return ring_[start_of(metric)].second;
 }
 
-std::vector<std::size_t> carbon_hash_ring::nodes_for(std::string_view metric, std::size_t count,
-                                                     bool diverse_hosts) const {
+void carbon_hash_ring::nodes_for(std::string_view metric, std::size_t count, bool diverse_hosts,
+                                 std::vector<std::size_t>& out) const {
+  out.clear();
   // A ring of one node: carbon's get_nodes hands it out before any walk.
-  if (hosts_.size() == 1) return std::vector<std::size_t>(count > 0 ? 1 : 0, 0);
-  std::vector<std::size_t> chosen;
-  std::vector<bool> met(hosts_.size());
-  std::set<std::string_view> hosts_holding;
-  // carbon's get_nodes stops one entry short of a full turn: the entry just
-  // before the start is never looked at.
+  if (host_of_.size() == 1) {
+    if (count > 0) out.push_back(0);
+    return;
+  }
+  // A node met before was chosen or, with diverse hosts, shares a chosen
+  // one's host (and still does): passing over both is carbon's rule. carbon's
+  // get_nodes stops one entry short of a full turn: the entry just before
+  // the start is never looked at.
+  auto passed_over = [&](std::size_t node) {
+    return std::any_of(out.begin(), out.end(), [&](std::size_t chosen) {
+      return chosen == node || (diverse_hosts && host_of_[chosen] == host_of_[node]);
+    });
+  };
   const auto first = start_of(metric);
   const auto stop = (first + ring_.size() - 1) % ring_.size();
-  for (auto at = first; chosen.size() < count && at != stop; at = (at + 1) % ring_.size()) {
-    const auto node = ring_[at].second;
-    if (met[node]) continue;
-    met[node] = true;
-    if (diverse_hosts && !hosts_holding.insert(hosts_[node]).second) continue;
-    chosen.push_back(node);
-  }
-  return chosen;
+  for (auto at = first; out.size() < count && at != stop; at = (at + 1) % ring_.size())
+    if (!passed_over(ring_[at].second)) out.push_back(ring_[at].second);
 }
 
 }  // namespace sockpush

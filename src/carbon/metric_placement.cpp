@@ -27,19 +27,17 @@ std::variant<carbon_hash_ring, fnv1a_hash_ring, jump_fnv1a_hash> ring_for(
 metric_placement::metric_placement(destination_mode mode,
                                    const std::vector<carbon_destination>& nodes, std::size_t copies,
                                    bool diverse_hosts)
-    : ring_(ring_for(mode, nodes)),
-      copies_(copies),
-      diverse_hosts_(diverse_hosts) {
+    : ring_(ring_for(mode, nodes)), copies_(copies), diverse_hosts_(diverse_hosts) {
   if (copies == 0 || copies > nodes.size())
     throw std::invalid_argument("a metric needs 1 to node-count copies");
 }
 
-std::vector<std::size_t> metric_placement::nodes_for(std::string_view metric) const {
-  return std::visit(overloaded{[&](const carbon_hash_ring& ring) {
-                                 return ring.nodes_for(metric, copies_, diverse_hosts_);
-                               },
-                               [&](const auto& ring) { return ring.nodes_for(metric, copies_); }},
-                    ring_);
+void metric_placement::nodes_for(std::string_view metric, std::vector<std::size_t>& out) const {
+  std::visit(overloaded{[&](const carbon_hash_ring& ring) {
+                          ring.nodes_for(metric, copies_, diverse_hosts_, out);
+                        },
+                        [&](const auto& ring) { ring.nodes_for(metric, copies_, out); }},
+             ring_);
 }
 
 void place_lines(const metric_placement& placement, std::string_view batch, placed_lines& out) {
@@ -57,7 +55,8 @@ void place_lines(const metric_placement& placement, std::string_view batch, plac
       add(placement.node_for(path));
       continue;
     }
-    for (auto to : placement.nodes_for(path)) add(to);
+    placement.nodes_for(path, out.members);
+    for (auto to : out.members) add(to);
   }
 }
 

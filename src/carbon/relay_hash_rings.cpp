@@ -79,19 +79,18 @@ std::size_t fnv1a_hash_ring::node_for(std::string_view metric) const {
   return ring_[start_of(metric)].second;
 }
 
-std::vector<std::size_t> fnv1a_hash_ring::nodes_for(std::string_view metric,
-                                                    std::size_t count) const {
-  std::vector<std::size_t> chosen;
+void fnv1a_hash_ring::nodes_for(std::string_view metric, std::size_t count,
+                                std::vector<std::size_t>& out) const {
+  out.clear();
   count = std::min(count, node_count_);
   // One turn at most: a node whose every position another node shares
   // (they go to the first) is never met.
   auto at = start_of(metric);
-  for (std::size_t step = 0; step < ring_.size() && chosen.size() < count; ++step) {
-    if (std::find(chosen.begin(), chosen.end(), ring_[at].second) == chosen.end())
-      chosen.push_back(ring_[at].second);
+  for (std::size_t step = 0; step < ring_.size() && out.size() < count; ++step) {
+    if (std::find(out.begin(), out.end(), ring_[at].second) == out.end())
+      out.push_back(ring_[at].second);
     at = (at + 1) % ring_.size();
   }
-  return chosen;
 }
 
 std::size_t jump_fnv1a_hash::bucket(std::uint64_t key, std::size_t buckets) {
@@ -118,21 +117,26 @@ std::size_t jump_fnv1a_hash::node_for(std::string_view metric) const {
   return order_[bucket(fnv1a_64(metric), order_.size())];
 }
 
-std::vector<std::size_t> jump_fnv1a_hash::nodes_for(std::string_view metric,
-                                                    std::size_t count) const {
-  std::vector<std::size_t> left = order_, chosen;
+void jump_fnv1a_hash::nodes_for(std::string_view metric, std::size_t count,
+                                std::vector<std::size_t>& out) const {
+  // One array: the buckets left at the front, the chosen ones behind them,
+  // the first chosen last. Taking a bucket out moves the last one left into
+  // its place, which frees that slot for the one chosen.
+  out.assign(order_.begin(), order_.end());
+  auto left = out.size();
   auto hash = fnv1a_64(metric);
-  while (!left.empty() && chosen.size() < count) {
-    const auto at = bucket(hash, left.size());
-    chosen.push_back(left[at]);
+  for (std::size_t chosen = 0; chosen < count && left > 0; ++chosen) {
+    const auto at = bucket(hash, left);
+    const auto node = out[at];
+    out[at] = out[left - 1];
+    out[--left] = node;
     hash ^= hash >> 12;
     hash ^= hash << 25;
     hash ^= hash >> 27;
     hash *= 2685821657736338717ull;
-    left[at] = left.back();
-    left.pop_back();
   }
-  return chosen;
+  out.erase(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(left));
+  std::reverse(out.begin(), out.end());
 }
 
 }  // namespace sockpush

@@ -198,8 +198,11 @@ TEST_CASE(
             for (auto n : nodes) out += (out.empty() ? "" : " ") + std::to_string(n);
             return out;
           };
-          const auto ours = text(ring.nodes_for(names[i], replicas, diverse));
-          other_rule_agrees += text(ring.nodes_for(names[i], replicas, !diverse)) == carbon_says[i];
+          std::vector<std::size_t> chosen, by_other_rule;
+          ring.nodes_for(names[i], replicas, diverse, chosen);
+          ring.nodes_for(names[i], replicas, !diverse, by_other_rule);
+          const auto ours = text(chosen);
+          other_rule_agrees += text(by_other_rule) == carbon_says[i];
           if (ours == carbon_says[i])
             ++agree;
           else if (names.size() - agree < 5)
@@ -332,8 +335,11 @@ void check_against_relay(const std::string& ring, destination_mode mode,
       std::size_t agree = 0, next_in_order_agrees = 0, shown = 0;
       for (const auto& name : names) {
         const auto relay_members = members_of(relay_put.at(name), cluster);
-        auto ours = mode == destination_mode::fnv1a_ch ? fnv1a.nodes_for(name, replication)
-                                                       : jump.nodes_for(name, replication);
+        std::vector<std::size_t> ours;
+        if (mode == destination_mode::fnv1a_ch)
+          fnv1a.nodes_for(name, replication, ours);
+        else
+          jump.nodes_for(name, replication, ours);
         // The first pick is the replication-1 member; the rule after it is what is checked.
         std::vector<std::size_t> next_in_order;
         for (std::size_t i = 0; i < replication; ++i)

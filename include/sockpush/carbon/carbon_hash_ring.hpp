@@ -31,13 +31,14 @@ class carbon_hash_ring {
   std::size_t node_for(std::string_view metric) const;
 
   /// The `count` nodes carbon's relay sends `metric` to with
-  /// REPLICATION_FACTOR = count (ConsistentHashingRouter.getDestinations):
-  /// the distinct nodes met walking the ring from the metric's position, in
-  /// that order; with `diverse_hosts` (carbon's DIVERSE_REPLICAS, on by
-  /// default) a node whose host already holds a copy is passed over, so
-  /// fewer than `count` come back when there are fewer hosts.
-  std::vector<std::size_t> nodes_for(std::string_view metric, std::size_t count,
-                                     bool diverse_hosts) const;
+  /// REPLICATION_FACTOR = count (ConsistentHashingRouter.getDestinations),
+  /// into `out`: the distinct nodes met walking the ring from the metric's
+  /// position, in that order; with `diverse_hosts` (carbon's DIVERSE_REPLICAS,
+  /// on by default) a node whose host already holds a copy is passed over, so
+  /// fewer than `count` come back when there are fewer hosts. No allocation
+  /// once `out` has room for them.
+  void nodes_for(std::string_view metric, std::size_t count, bool diverse_hosts,
+                 std::vector<std::size_t>& out) const;
 
   /// carbon's position for a key: the first 16 bits of its MD5.
   static std::uint32_t position(std::string_view key);
@@ -48,8 +49,9 @@ class carbon_hash_ring {
 
   /// (position, node index), sorted; positions are unique.
   std::vector<std::pair<std::uint32_t, std::size_t>> ring_;
-  /// Each node's host, as carbon compares them for DIVERSE_REPLICAS.
-  std::vector<std::string> hosts_;
+  /// Each node's host as carbon compares them for DIVERSE_REPLICAS: the
+  /// index of the first node on the same host.
+  std::vector<std::size_t> host_of_;
 };
 
 }  // namespace sockpush

@@ -29,8 +29,14 @@ class metric_placement {
     return std::visit([metric](const auto& ring) { return ring.node_for(metric); }, ring_);
   }
 
-  /// The destinations of every copy of `metric`, in the relay's order.
-  std::vector<std::size_t> nodes_for(std::string_view metric) const;
+  /// The destinations of every copy of `metric`, in the relay's order, into
+  /// `out` (no allocation once it has room for them).
+  void nodes_for(std::string_view metric, std::vector<std::size_t>& out) const;
+  std::vector<std::size_t> nodes_for(std::string_view metric) const {
+    std::vector<std::size_t> out;
+    nodes_for(metric, out);
+    return out;
+  }
 
   std::size_t copies() const { return copies_; }
 
@@ -45,6 +51,8 @@ struct placed_lines {
   explicit placed_lines(std::size_t nodes) : lines(nodes), counts(nodes) {}
   std::vector<std::string> lines;
   std::vector<std::size_t> counts;
+  /// Scratch: the members of the line being placed.
+  std::vector<std::size_t> members;
 };
 
 /// Appends each of `batch`'s lines ('\n'-terminated, "path value ts") to

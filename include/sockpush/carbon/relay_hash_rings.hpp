@@ -35,9 +35,9 @@ class fnv1a_hash_ring {
   /// Index into the nodes (in configuration order) of the one for `metric`.
   std::size_t node_for(std::string_view metric) const;
   /// The `count` nodes (at most the node count) carbon-c-relay sends `metric`
-  /// to with `replication count`: the distinct nodes met walking the ring
-  /// from the metric's position, in that order.
-  std::vector<std::size_t> nodes_for(std::string_view metric, std::size_t count) const;
+  /// to with `replication count`, into `out`: the distinct nodes met walking
+  /// the ring from the metric's position, in that order.
+  void nodes_for(std::string_view metric, std::size_t count, std::vector<std::size_t>& out) const;
   /// The 16-bit ring position of a key.
   static std::uint16_t position(std::string_view key);
 
@@ -55,10 +55,10 @@ class jump_fnv1a_hash {
   explicit jump_fnv1a_hash(const std::vector<carbon_destination>& nodes);
   std::size_t node_for(std::string_view metric) const;
   /// The `count` nodes (at most the node count) carbon-c-relay sends
-  /// `metric` to with `replication count`: a jump to one bucket, that
-  /// bucket taken out (the last one moves into its place), the hash stirred
-  /// by a xorshift, and again.
-  std::vector<std::size_t> nodes_for(std::string_view metric, std::size_t count) const;
+  /// `metric` to with `replication count`, into `out`: a jump to one
+  /// bucket, that bucket taken out (the last one moves into its place), the
+  /// hash stirred by a xorshift, and again.
+  void nodes_for(std::string_view metric, std::size_t count, std::vector<std::size_t>& out) const;
   /// The jump hash: a bucket in [0, buckets) for `key`.
   static std::size_t bucket(std::uint64_t key, std::size_t buckets);
 
