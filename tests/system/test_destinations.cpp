@@ -339,6 +339,72 @@ TEST_CASE(
   CHECK(most(reported(c, "127_0_0_3", "c", "dropped_lines")) == 0);
 }
 
+TEST_CASE(
+    "destinations: replication 2, a member gone and its share full: its own drops counted, "
+    "the others' shares untouched") {
+  test::daemon_run run;
+  const auto& dir = run.dir;
+  std::vector<std::unique_ptr<test::line_sink>> sinks;
+  std::string members;
+  for (int i = 0; i < 3; ++i) {
+    sinks.push_back(std::make_unique<test::line_sink>(dir / ("sink" + std::to_string(i))));
+    members += (members.empty() ? "\"" : ", \"") + test::loopback(sinks.back()->port()) + "\"";
+  }
+  // 12 KiB: a 4 KiB share per member, about one round of a member's copies.
+  test::write_file(dir / "sockpush.toml",
+                   "[carbon]\nmode = \"fnv1a_ch\"\nreplication = 2\ndestinations = [" + members +
+                       "]\nreconnect_min = 0.2\nreconnect_max = 0.5\n[buffer]\nmax_bytes = "
+                       "12288\n" +
+                       test::fixed_size_rounds);
+  const auto gone = "127_0_0_1_" + std::to_string(sinks[1]->port());
+  sinks[1]->kill();
+  run.start({.config = dir / "sockpush.toml", .interval = "1", .prefix = "d"});
+  auto data = [&] { return sinks[0]->data() + sinks[2]->data(); };
+  auto last_of = [&](const std::string& all, const std::string& path) {
+    const auto s = test::metric(all, path);
+    std::map<long long, long long> by_round;
+    for (std::size_t i = 0; i < s.values.size(); ++i) by_round[s.timestamps[i]] = s.values[i];
+    return by_round;
+  };
+  const bool dropping = test::wait_until(
+      [&] {
+        const auto drops = last_of(data(), "d.sockpush.destinations." + gone + ".dropped_lines");
+        return drops.size() >= 8 && drops.rbegin()->second > 100;
+      },
+      20000ms);
+  CHECK(run.stop() == 0);
+  REQUIRE_MESSAGE(dropping, run.log());
+  const auto all = data();
+  // In the newest round every living member reported: the gone member's
+  // share dropped, the others' did not, and the daemon's total is theirs.
+  const auto gone_drops = last_of(all, "d.sockpush.destinations." + gone + ".dropped_lines");
+  const auto overflow = last_of(all, "d.sockpush.dropped_lines.overflow");
+  long long round = 0, checked = 0;
+  for (const auto& [ts, dropped] : gone_drops) {
+    long long others = 0;
+    bool complete = overflow.count(ts) > 0;
+    for (int i : {0, 2}) {
+      const auto mine = last_of(all, "d.sockpush.destinations.127_0_0_1_" +
+                                         std::to_string(sinks[i]->port()) + ".dropped_lines");
+      complete = complete && mine.count(ts) > 0;
+      if (mine.count(ts)) others += mine.at(ts);
+    }
+    if (!complete) continue;
+    ++checked;
+    round = ts;
+    CHECK(others == 0);
+    CHECK(overflow.at(ts) == dropped);
+  }
+  const auto backlog = last_of(all, "d.sockpush.destinations." + gone + ".buffered_lines");
+  MESSAGE(checked << " rounds checked; in the last, the gone member's share had dropped "
+                  << gone_drops.at(round) << " lines (dropped_lines.overflow " << overflow.at(round)
+                  << ") and held " << backlog.at(round)
+                  << "; the living members' shares dropped none");
+  CHECK(checked >= 5);
+  CHECK(gone_drops.at(round) > 100);
+  CHECK(backlog.at(round) > 0);
+}
+
 TEST_CASE("destinations: reconnect_interval moves the connection make-before-break, no line lost") {
   test::daemon_run run;
   const auto& dir = run.dir;
