@@ -32,6 +32,64 @@ std::string join(const std::vector<long long>& v) {
   return out;
 }
 
+/// A carbon_ch run at 1 s rounds over `caches` (instances a, b, c, ... in
+/// that order), one of them SIGKILLed for a while.
+struct cache_outage {
+  std::string destinations;  ///< as carbon's DESTINATIONS: "host:port:a,..."
+  long long start = 0, down = 0, up = 0, stopped = 0, end = 0;
+  test::run_rounds rounds;
+};
+
+/// Starts the daemon with `carbon_extra` in [carbon]; after `before` kills
+/// `victim` for `down`, runs `after` more, stops it; then reads the round
+/// count back from every cache and checks every round is accounted for.
+cache_outage run_with_a_cache_killed(test::daemon_run& run,
+                                     const std::vector<carbon_cache*>& caches, carbon_cache& victim,
+                                     const std::string& carbon_extra, const std::string& prefix,
+                                     std::chrono::milliseconds before,
+                                     std::chrono::milliseconds down,
+                                     std::chrono::milliseconds after) {
+  const auto& dir = run.dir;
+  cache_outage out;
+  std::string listed;
+  for (std::size_t i = 0; i < caches.size(); ++i) {
+    const auto member = caches[i]->address() + ":" + static_cast<char>('a' + i);
+    out.destinations += (i ? "," : "") + member;
+    listed += (i ? ", \"" : "\"") + member + "\"";
+  }
+  test::write_file(
+      dir / "sockpush.toml",
+      "[carbon]\nmode = \"carbon_ch\"\ndestinations = [" + listed + "]\n" + carbon_extra +
+          "replay_seconds = 5\nreconnect_min = 0.2\nreconnect_max = 1\n" + test::fixed_size_rounds);
+  out.start = time(nullptr);
+  run.start({.config = dir / "sockpush.toml", .interval = "1", .prefix = prefix});
+  test::sleep_ms(static_cast<int>(before.count()));
+  victim.kill();
+  out.down = time(nullptr);
+  test::sleep_ms(static_cast<int>(down.count()));
+  victim.start();
+  out.up = time(nullptr);
+  test::sleep_ms(static_cast<int>(after.count()));
+  out.stopped = time(nullptr);
+  REQUIRE(run.stop(15000ms) == 0);
+  out.end = time(nullptr);
+  // The daemon's own count lives on some of the caches; carbon writes its
+  // cache every second.
+  std::map<long long, double> collected;
+  REQUIRE(test::wait_until(
+      [&] {
+        collected.clear();
+        for (auto* cache : caches)
+          collected.merge(
+              cache->fetch(prefix + ".sockpush.collected_lines", out.start - 1, out.end + 1));
+        return !collected.empty() && collected.rbegin()->first >= out.stopped - 1;
+      },
+      15000ms));
+  out.rounds = test::check_every_round_accounted(collected, out.stopped);
+  test::sleep_ms(1500);  // the other metrics of the last round, written after it
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -111,36 +169,11 @@ TEST_CASE(
   const auto& dir = run.dir;
   carbon_cache a(dir, "a", 0);
   carbon_cache b(dir, "b", 1);
-  const std::string list = a.address() + ":a," + b.address() + ":b";
-  test::write_file(dir / "sockpush.toml",
-                   "[carbon]\nmode = \"carbon_ch\"\ndestinations = [\"" + a.address() + ":a\", \"" +
-                       b.address() +
-                       ":b\"]\nreplay_seconds = 5\nreconnect_min = 0.2\nreconnect_max = 1\n" +
-                       test::fixed_size_rounds);
-  const long long start = time(nullptr);
-  run.start({.config = dir / "sockpush.toml", .interval = "1", .prefix = "ch"});
-  test::sleep_ms(4000);
   // b goes away for 3 s: its share waits (and is replayed), a's keeps flowing.
-  b.kill();
-  const long long b_down = time(nullptr);
-  test::sleep_ms(3000);
-  b.start();
-  test::sleep_ms(5000);
-  const long long stopped = time(nullptr);
-  REQUIRE(run.stop(15000ms) == 0);
-  const long long end = time(nullptr);
-  // The daemon's own count lives on one of the two; carbon writes its cache
-  // every second.
-  std::map<long long, double> collected;
-  REQUIRE(test::wait_until(
-      [&] {
-        collected = a.fetch("ch.sockpush.collected_lines", start - 1, end + 1);
-        collected.merge(b.fetch("ch.sockpush.collected_lines", start - 1, end + 1));
-        return !collected.empty() && collected.rbegin()->first >= stopped - 1;
-      },
-      15000ms));
-  const auto [first, last, per_round] = test::check_every_round_accounted(collected, stopped);
-  test::sleep_ms(1500);  // the other metrics of the last round, written after it
+  const auto outage = run_with_a_cache_killed(run, {&a, &b}, b, "", "ch", 4000ms, 3000ms, 5000ms);
+  const auto& list = outage.destinations;
+  const auto [first, last, per_round] = outage.rounds;
+  const auto b_down = outage.down;
 
   auto on_a = a.metric_paths();
   auto on_b = b.metric_paths();
@@ -221,36 +254,11 @@ TEST_CASE(
   carbon_cache b(dir, "b", 1, "127.0.0.2");
   carbon_cache c(dir, "c", 2, "127.0.0.3");
   std::vector<carbon_cache*> caches = {&a, &b, &c};
-  const std::string list = a.address() + ":a," + b.address() + ":b," + c.address() + ":c";
-  test::write_file(dir / "sockpush.toml",
-                   "[carbon]\nmode = \"carbon_ch\"\nreplication = 2\ndestinations = [\"" +
-                       a.address() + ":a\", \"" + b.address() + ":b\", \"" + c.address() +
-                       ":c\"]\nreplay_seconds = 5\nreconnect_min = 0.2\nreconnect_max = 1\n" +
-                       test::fixed_size_rounds);
-  const long long start = time(nullptr);
-  run.start({.config = dir / "sockpush.toml", .interval = "1", .prefix = "rep"});
-  test::sleep_ms(5000);
-  b.kill();
-  const long long b_down = time(nullptr);
-  test::sleep_ms(10000);
-  b.start();
-  const long long b_up = time(nullptr);
-  test::sleep_ms(8000);
-  const long long stopped = time(nullptr);
-  REQUIRE(run.stop(15000ms) == 0);
-  const long long end = time(nullptr);
-  // The count lives on two of the three.
-  std::map<long long, double> collected;
-  REQUIRE(test::wait_until(
-      [&] {
-        collected.clear();
-        for (auto* cache : caches)
-          collected.merge(cache->fetch("rep.sockpush.collected_lines", start - 1, end + 1));
-        return !collected.empty() && collected.rbegin()->first >= stopped - 1;
-      },
-      15000ms));
-  const auto rounds = test::check_every_round_accounted(collected, stopped);
-  test::sleep_ms(1500);  // the other metrics of the last round, written after it
+  const auto outage =
+      run_with_a_cache_killed(run, caches, b, "replication = 2\n", "rep", 5000ms, 10000ms, 8000ms);
+  const auto& list = outage.destinations;
+  const auto& rounds = outage.rounds;
+  const auto start = outage.start, end = outage.end;
 
   // Where each metric's files are, judged by carbon's own relay router
   // with REPLICATION_FACTOR = 2.
@@ -299,9 +307,10 @@ TEST_CASE(
     }
   }
   MESSAGE(held_by.size() << " series over " << rounds.first << ".." << rounds.last << " ("
-                         << series_on_b << " with a copy on b, down from " << b_down << " to "
-                         << b_up << "): " << missing_on_both << " seconds missing on both members, "
-                         << missing_on_a_member << " missing on one member " << example);
+                         << series_on_b << " with a copy on b, down from " << outage.down << " to "
+                         << outage.up << "): " << missing_on_both
+                         << " seconds missing on both members, " << missing_on_a_member
+                         << " missing on one member " << example);
   CHECK(series_on_b >= 10);
   CHECK(missing_on_both == 0);
   CHECK(missing_on_a_member == 0);
