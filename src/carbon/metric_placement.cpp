@@ -1,5 +1,6 @@
 #include "sockpush/carbon/metric_placement.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "sockpush/common/overloaded.hpp"
@@ -43,8 +44,9 @@ void metric_placement::nodes_for(std::string_view metric, std::vector<std::size_
 void place_lines(const metric_placement& placement, std::string_view batch, placed_lines& out) {
   const bool one_copy = placement.copies() == 1;
   while (!batch.empty()) {
-    const auto end = batch.find('\n');
-    const auto line = batch.substr(0, end + 1);
+    // Lines in the buffer end in '\n'; a last one without it is taken whole
+    // rather than looped over.
+    const auto line = batch.substr(0, std::min(batch.find('\n'), batch.size() - 1) + 1);
     batch.remove_prefix(line.size());
     const auto path = line.substr(0, line.find(' '));
     auto add = [&](std::size_t to) {

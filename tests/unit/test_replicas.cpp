@@ -395,6 +395,16 @@ TEST_CASE("replicas: place_lines gives each line to every member of its metric, 
   }
 }
 
+TEST_CASE("replicas: place_lines takes a last line without its newline whole") {
+  const auto nodes = cluster(destination_mode::jump_fnv1a_ch, four);
+  const metric_placement placement(destination_mode::jump_fnv1a_ch, nodes, 2);
+  placed_lines placed(nodes.size());
+  place_lines(placement, "a 1 1\nb 2 2", placed);
+  std::size_t total = 0;
+  for (auto c : placed.counts) total += c;
+  CHECK(total == 4);
+}
+
 TEST_CASE("replicas: a placement asked for no copy or more copies than members is refused") {
   const auto nodes = cluster(destination_mode::fnv1a_ch, four);
   CHECK_THROWS(metric_placement(destination_mode::fnv1a_ch, nodes, 0));
